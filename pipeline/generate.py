@@ -260,6 +260,8 @@ def plan_shards(captions: pd.DataFrame, out_dir: Path, gen: Generator,
     for stale in cand_dir.glob(f"{prefix}*.parquet"):  # left by an earlier, larger input
         if int(stale.stem[len(prefix):]) >= len(shards):
             stale.unlink()
+    for partial in cand_dir.glob(".*.tmp"):  # a write interrupted by a kill
+        partial.unlink()
     return shards
 
 

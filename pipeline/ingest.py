@@ -7,6 +7,7 @@ cannot be read at all stops with one clear `RobustclapError`.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
@@ -114,15 +115,36 @@ def _read_text(path: Path) -> str:
     return raw.decode("utf-8-sig", errors="surrogateescape")
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    text = _read_text(path)
+@dataclass
+class Rows:
+    """Raw input records (plain dicts: pandas' Arrow strings cannot hold undecodable bytes)."""
+
+    columns: list[str]
+    records: list[dict[str, Any]]
+
+
+def _read_csv(path: Path) -> Rows:
+    """CSV with the stdlib reader (keeps undecodable bytes); a ragged row becomes a reject."""
     try:
-        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        rows = list(csv.reader(io.StringIO(_read_text(path), newline="")))
+    except csv.Error as exc:
         raise RobustclapError(f"{path}: not a readable CSV file ({exc})") from exc
+    if not rows:
+        raise RobustclapError(f"{path}: empty file")
+    header = [h.strip() for h in rows[0]]
+    records: list[dict[str, Any]] = []
+    for lineno, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            records.append({"__invalid__": f"malformed_row (line {lineno}: {len(row)} fields, "
+                                           f"expected {len(header)})", "__raw__": ",".join(row)})
+        else:
+            records.append(dict(zip(header, row, strict=True)))
+    return Rows(header, records)
 
 
-def _read_jsonl(path: Path) -> pd.DataFrame:
+def _read_jsonl(path: Path) -> Rows:
     records: list[dict[str, Any]] = []
     for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
         if not line.strip():
@@ -136,12 +158,14 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
         records.append(obj)
     if not records:
         raise RobustclapError(f"{path}: no JSON lines found")
-    return pd.DataFrame.from_records(records)
+    columns = list(dict.fromkeys(k for r in records for k in r if not k.startswith("__")))
+    return Rows(columns, records)
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _read_parquet(path: Path) -> Rows:
     try:
-        return pd.read_parquet(path)
+        df = pd.read_parquet(path)
+        return Rows(list(df.columns), df.to_dict("records"))
     except (OSError, ValueError) as exc:
         raise RobustclapError(f"{path}: not a readable Parquet file ({exc})") from exc
 
@@ -166,45 +190,53 @@ def detect_format(path: Path) -> str:
     )
 
 
-def _require(df: pd.DataFrame, columns: tuple[str, ...] | list[str], path: Path, fmt: str) -> None:
+def _require(df: Rows, columns: tuple[str, ...] | list[str], path: Path, fmt: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise RobustclapError(
-            f"{path}: missing column(s) {missing} for format {fmt!r}; found {list(df.columns)}"
+            f"{path}: missing column(s) {missing} for format {fmt!r}; found {df.columns}"
         )
 
 
-def _long_rows(df: pd.DataFrame, fmt: str, path: Path, mapping: ColumnMapping) -> list[dict]:
+def _long_rows(df: Rows, fmt: str, path: Path, mapping: ColumnMapping) -> list[dict]:
     """One dict per caption cell with clip id, split hint, row id and the raw value."""
     rows: list[dict] = []
+    recs = df.records
+
+    def invalid(i: int, r: dict) -> bool:
+        reason = r.get("__invalid__")
+        if isinstance(reason, str):
+            rows.append({"row": i, "clip": None, "rid": None, "value": r.get("__raw__"),
+                         "split": None, "invalid": reason})
+            return True
+        return False
+
     if fmt == "audiocaps":
         _require(df, AUDIOCAPS_COLUMNS, path, fmt)
-        for i, r in enumerate(df.itertuples(index=False)):
-            rows.append({"row": i, "clip": r.youtube_id, "rid": r.audiocap_id,
-                         "value": r.caption, "split": None, "invalid": None})
+        for i, r in enumerate(recs):
+            if not invalid(i, r):
+                rows.append({"row": i, "clip": r["youtube_id"], "rid": r["audiocap_id"],
+                             "value": r["caption"], "split": None, "invalid": None})
     elif fmt == "clotho":
         _require(df, CLOTHO_COLUMNS, path, fmt)
-        for i, r in enumerate(df.to_dict("records")):
+        for i, r in enumerate(recs):
+            if invalid(i, r):
+                continue
             clip = Path(str(r["file_name"])).stem if r["file_name"] else r["file_name"]
             for k in range(1, 6):
                 rows.append({"row": i, "clip": clip, "rid": f"{r['file_name']}#{k}",
                              "value": r[f"caption_{k}"], "split": None, "invalid": None})
     else:
         wanted = [mapping.caption, mapping.clip_id]
-        if "__invalid__" in df.columns:  # JSONL lines that were not objects
-            present = df[[c for c in wanted if c in df.columns]]
-            if present.shape[1] < len(wanted):
-                _require(df, wanted, path, fmt)
         _require(df, wanted + [c for c in (mapping.split, mapping.row_id) if c], path, fmt)
-        recs = df.to_dict("records")
         for i, r in enumerate(recs):
-            invalid = r.get("__invalid__")
-            invalid = invalid if isinstance(invalid, str) else None
+            if invalid(i, r):
+                continue
             rows.append({
                 "row": i, "clip": r.get(mapping.clip_id),
                 "rid": r.get(mapping.row_id) if mapping.row_id else None,
-                "value": r.get("__raw__") if invalid else r.get(mapping.caption),
-                "split": r.get(mapping.split) if mapping.split else None, "invalid": invalid,
+                "value": r.get(mapping.caption),
+                "split": r.get(mapping.split) if mapping.split else None, "invalid": None,
             })
     return rows
 
@@ -298,7 +330,7 @@ def ingest(
     cap_df = pd.DataFrame(captions, columns=CAPTIONS.columns)
     rej_df = pd.DataFrame(rejects, columns=INGEST_REJECTS.columns)
     counts = {
-        "input_rows": len(df),
+        "input_rows": len(df.records),
         "caption_cells": len(rows),
         "captions": len(cap_df),
         "clips": int(cap_df[col.clip_id].nunique()),

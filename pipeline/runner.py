@@ -93,9 +93,13 @@ def run_generate(
     input_path: str | Path, out_dir: str | Path, cfg: GenerateConfig, fmt: str = "auto",
     mapping: ColumnMapping | None = None, split: str | None = None,
     max_clips: int | None = None, regenerate: str | Path | None = None, round_: int = 0,
-    progress_factory=None,
+    progress_factory=None, backend=None,
 ) -> dict:
-    """Run the generation stage and return its manifest (also written to out/manifest.json)."""
+    """Run the generation stage and return its manifest (also written to out/manifest.json).
+
+    `backend` lets a caller share one running engine across runs (tests, flows); by default
+    the stage opens its own (and stops a server it launched).
+    """
     started = time.time()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -128,10 +132,13 @@ def run_generate(
         with progress_cm as progress:
             gen.progress = progress or gen.progress
             todo = [s for s in shards if not s.done]
-            backend_cm = open_backend(cfg, model_name, out) if todo else contextlib.nullcontext()
-            with backend_cm as backend:
+            if backend is not None or not todo:
+                backend_cm = contextlib.nullcontext(backend)
+            else:
+                backend_cm = open_backend(cfg, model_name, out)
+            with backend_cm as active:
                 engine_ready = time.time()
-                gen.backend = backend
+                gen.backend = active
                 try:
                     run_shards(shards, gen, wanted)
                     manifest["status"] = "complete"

