@@ -62,6 +62,30 @@ class col:  # noqa: N801 - used as a namespace: col.caption_id
     rank = "rank"
     gate_version = "gate_version"
     # quality (gate) columns: added by the gate stage below this line
+    sbert_cos = "sbert_cos"
+    bertscore_p = "bertscore_p"
+    bertscore_r = "bertscore_r"
+    bertscore_f1 = "bertscore_f1"
+    content_recall = "content_recall"
+    content_novelty = "content_novelty"
+    token_edit = "token_edit"
+    structure_edit = "structure_edit"
+    number_diff = "number_diff"
+    negation_diff = "negation_diff"
+    order_violations = "order_violations"
+    role_swaps = "role_swaps"
+    reattachments = "reattachments"
+    norm_identical = "norm_identical"
+    length_ratio = "length_ratio"
+    repeat_frac = "repeat_frac"
+    english_share = "english_share"
+    n_sentences = "n_sentences"
+    list_like = "list_like"
+    meta_text = "meta_text"
+    echo = "echo"
+    rank_score = "rank_score"
+    passed = "passed"
+    failed_gates = "failed_gates"
 
 
 class status:  # noqa: N801 - namespace of the values of col.status
@@ -169,8 +193,73 @@ CORPUS = TableSpec(
     "Accepted paraphrases: per (caption, level) the passing candidates, rank 0 = best.",
 )
 
+_GATE_SCORE_FIELDS = [
+    _f(c, t, nullable=True)
+    for c, t in [
+        (col.sbert_cos, pa.float64()), (col.bertscore_p, pa.float64()),
+        (col.bertscore_r, pa.float64()), (col.bertscore_f1, pa.float64()),
+        (col.content_recall, pa.float64()), (col.content_novelty, pa.float64()),
+        (col.token_edit, pa.float64()), (col.structure_edit, pa.float64()),
+        (col.number_diff, pa.int32()), (col.negation_diff, pa.int32()),
+        (col.order_violations, pa.int32()), (col.role_swaps, pa.int32()),
+        (col.reattachments, pa.int32()), (col.norm_identical, pa.bool_()),
+        (col.length_ratio, pa.float64()), (col.repeat_frac, pa.float64()),
+        (col.english_share, pa.float64()), (col.n_sentences, pa.int32()),
+        (col.list_like, pa.bool_()), (col.meta_text, pa.bool_()), (col.echo, pa.bool_()),
+        (col.rank_score, pa.float64()),
+    ]
+]
+
+GATE_SCORES = TableSpec(
+    "gate_scores",
+    pa.schema(
+        [
+            _f(col.caption_id, pa.string()),
+            _f(col.level, pa.int8()),
+            _f(col.candidate, pa.int16()),
+            _f(col.status, pa.string()),
+            *_GATE_SCORE_FIELDS,
+            _f(col.passed, pa.bool_()),
+            _f(col.failed_gates, pa.list_(pa.string())),
+            _f(col.gate_version, pa.string()),
+        ]
+    ),
+    "One row per candidate: every gate score (null when there was no paraphrase to score), "
+    "whether it passed every gate and the gates it failed.",
+)
+
+GATE_REJECTED = TableSpec(
+    "gate_rejected",
+    pa.schema(
+        [
+            _f(col.caption_id, pa.string()),
+            _f(col.clip_id, pa.string()),
+            _f(col.split, pa.string()),
+            _f(col.source, pa.string()),
+            _f(col.caption, pa.string()),
+            _f(col.level, pa.int8()),
+            _f(col.candidate, pa.int16()),
+            _f(col.paraphrase, pa.string(), nullable=True),
+            _f(col.status, pa.string()),
+            _f(col.fail_reason, pa.string(), nullable=True),
+            _f(col.reason, pa.string()),
+            _f(col.failed_gates, pa.list_(pa.string())),
+            _f(col.gate_version, pa.string()),
+        ]
+    ),
+    "Every candidate not accepted (generation failures included): `reason` is the first "
+    "failed gate, or 'surplus' for a passing candidate beyond the per-level quota.",
+)
+
+REGENERATE = TableSpec(
+    "regenerate",
+    pa.schema([_f(col.caption_id, pa.string()), _f(col.level, pa.int8())]),
+    "(caption, level) pairs with no accepted candidate: input of `generate --regenerate`.",
+)
+
 TABLES: dict[str, TableSpec] = {
-    t.name: t for t in (CAPTIONS, INGEST_REJECTS, CANDIDATES, CORPUS)
+    t.name: t
+    for t in (CAPTIONS, INGEST_REJECTS, CANDIDATES, CORPUS, GATE_SCORES, GATE_REJECTED, REGENERATE)
 }
 
 

@@ -60,7 +60,11 @@ class FaultProxy:
                 self.end_headers()
                 self.wfile.write(resp.content)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class QuietServer(ThreadingHTTPServer):
+            def handle_error(self, request, client_address) -> None:
+                """A client that gave up (timeout) closes its socket: expected here."""
+
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._stopped = False

@@ -4,7 +4,13 @@ import pytest
 
 from pipeline.errors import RobustclapError
 from pipeline.schema import (
-    CANDIDATES, CAPTIONS, INGEST_REJECTS, META_VERSION, SCHEMA_VERSION, TABLES, read_table,
+    CANDIDATES,
+    CAPTIONS,
+    INGEST_REJECTS,
+    META_VERSION,
+    SCHEMA_VERSION,
+    TABLES,
+    read_table,
     write_table,
 )
 
