@@ -6,6 +6,7 @@ server's output goes to a log file whose tail is shown if it fails to start.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -20,6 +21,13 @@ import httpx
 
 from pipeline.errors import RobustclapError
 from pipeline.llm.platform import default_engine_args
+
+
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM if robustclap dies, even by SIGKILL (no orphans)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -101,7 +109,7 @@ class VllmServer:
             self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             self.command(), stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
-            start_new_session=True, env={**os.environ},
+            start_new_session=True, env={**os.environ}, preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
