@@ -1,0 +1,157 @@
+"""A few real training steps on CPU with the tiny CLAP: loss goes down, exact resume, guards."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import torch
+
+import training.train as train_module
+from pipeline.errors import RobustclapError
+from pipeline.schema import CAPTIONS, CORPUS, write_table
+from training.config import parse_config
+from training.splits import SplitLeakError
+from training.train import NonFiniteError, train
+
+
+def esc50_subset(esc50_dir, esc50_tables, out, categories: int, per_class: int):
+    """Tables for the first `per_class` clips of the first `categories` ESC-50 classes."""
+    meta = esc50_tables.read_meta(esc50_dir)
+    keep = sorted({r["category"] for r in meta})[:categories]
+    caps, corpus = esc50_tables.build_rows([r for r in meta if r["category"] in keep],
+                                           per_class)
+    write_table(CAPTIONS, caps, out / "captions.parquet")
+    write_table(CORPUS, corpus, out / "corpus" / "accepted.parquet")
+    return out / "captions.parquet", out / "corpus"
+
+
+def config(model, audio_dir, captions, corpus, out_dir, **over):
+    raw = {"model": str(model), "out_dir": str(out_dir), "progress": False, "log_every": 1,
+           "data": {"audio_dir": str(audio_dir), "captions": str(captions),
+                    "corpus": str(corpus) if corpus else None, "cache_features": True},
+           "optim": {"lr": 2e-3, "warmup_steps": 0}, "batch_size": 8, "max_steps": 4}
+    for key, value in over.items():
+        if isinstance(value, dict):
+            raw[key] = {**raw.get(key, {}), **value}
+        else:
+            raw[key] = value
+    return parse_config(raw)
+
+
+def test_loss_goes_down_on_real_esc50(esc50_dir, esc50_tables, tiny_clap_dir, tmp_path):
+    caps, corpus = esc50_subset(esc50_dir, esc50_tables, tmp_path / "t", 8, 1)
+    cfg = config(tiny_clap_dir, esc50_dir / "audio", caps, corpus, tmp_path / "run",
+                 max_steps=12, checkpoint_every=100)
+    summary = train(cfg)
+    losses = summary["losses"]
+    assert summary["data"]["clips"] == 8 and summary["steps"] == 12
+    assert sum(losses[-3:]) / 3 < 0.8 * sum(losses[:3]) / 3, losses
+    rows = list(csv.DictReader((tmp_path / "run" / "metrics.csv").open()))
+    assert [int(r["step"]) for r in rows] == list(range(1, 13))
+    assert float(rows[0]["p1"]) > 0 and float(rows[0]["p2_caption"]) > 0
+    assert (tmp_path / "run" / "model" / "config.json").is_file()
+    assert any((tmp_path / "run" / "tensorboard").iterdir())
+
+
+def test_kill_and_resume_gives_the_same_losses(esc50_dir, esc50_tables, tiny_clap_dir,
+                                               tmp_path, monkeypatch):
+    caps, corpus = esc50_subset(esc50_dir, esc50_tables, tmp_path / "t", 6, 2)
+    # 12 examples, batches of 4: 3 per epoch, so steps 4-6 are in the second epoch
+    common = dict(batch_size=4, max_steps=6, checkpoint_every=2,
+                  data={"num_workers": 1}, optim={"lr": 2e-3, "warmup_steps": 2})
+    ref = train(config(tiny_clap_dir, esc50_dir / "audio", caps, corpus, tmp_path / "ref",
+                       **common))["losses"]
+
+    real_clamp, calls = train_module.clamp_logit_scale, []
+
+    def dies_at_step_5(model):
+        calls.append(1)
+        if len(calls) == 5:  # after the step-4 checkpoint, before the next one
+            raise KeyboardInterrupt("killed")
+        real_clamp(model)
+
+    monkeypatch.setattr(train_module, "clamp_logit_scale", dies_at_step_5)
+    cfg = config(tiny_clap_dir, esc50_dir / "audio", caps, corpus, tmp_path / "run", **common)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg)
+    monkeypatch.setattr(train_module, "clamp_logit_scale", real_clamp)
+    assert (tmp_path / "run" / "checkpoints" / "latest").read_text() == "step_00000004"
+
+    with pytest.raises(RobustclapError, match="--resume"):
+        train(cfg)  # refuses to overwrite a run
+    resumed = train(cfg, resume=True)
+    assert resumed["resumed_from_step"] == 4
+    assert resumed["losses"] == ref[4:]  # bit-identical on CPU
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
+
+
+def test_stop_after_then_resume_matches(generated_audio, generated_tables, tiny_clap_dir,
+                                        tmp_path):
+    caps, corpus = generated_tables
+    common = dict(batch_size=4, max_steps=3, checkpoint_every=10, data={"num_workers": 0})
+    ref = train(config(tiny_clap_dir, generated_audio, caps, corpus, tmp_path / "ref",
+                       **common))["losses"]
+    cfg = config(tiny_clap_dir, generated_audio, caps, corpus, tmp_path / "run", **common)
+    first = train(cfg, stop_after=2)
+    assert first["steps"] == 2 and not first["finished"] and "model_dir" not in first
+    rest = train(cfg, resume=True)
+    assert first["losses"] + rest["losses"] == ref
+
+
+def test_leaking_configuration_is_refused(generated_audio, tiny_clap_dir, tmp_path, rows):
+    caps = rows.captions({f"clip{i:02d}": f"tone {i}" for i in range(6)},
+                         {"clip05": "test"})
+    corpus = rows.corpus(caps, {("clip00", 1): ["tone zero"], ("clip05", 1): ["tone five"]})
+    corpus[-1]["caption_id"] = "c-clip00"  # test clip's paraphrase filed under a train caption
+    corpus[-1]["split"] = "train"
+    write_table(CAPTIONS, caps, tmp_path / "caps.parquet")
+    write_table(CORPUS, corpus, tmp_path / "corpus.parquet")
+    cfg = config(tiny_clap_dir, generated_audio, tmp_path / "caps.parquet",
+                 tmp_path / "corpus.parquet", tmp_path / "run", batch_size=2)
+    with pytest.raises(SplitLeakError, match="clip05"):
+        train(cfg)
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_nan_stops_cleanly_naming_step_and_batch(generated_audio, generated_tables, tmp_path):
+    from training.tiny import build_tiny_clap
+
+    bundle = build_tiny_clap()
+    with torch.no_grad():
+        bundle.model.text_projection.linear1.weight.fill_(float("nan"))
+    bundle.model.save_pretrained(tmp_path / "nan")
+    bundle.frontend.extractor.save_pretrained(tmp_path / "nan")
+    bundle.tokenizer.save_pretrained(tmp_path / "nan")
+    caps, corpus = generated_tables
+    cfg = config(tmp_path / "nan", generated_audio, caps, corpus, tmp_path / "run",
+                 batch_size=4)
+    with pytest.raises(NonFiniteError, match=r"non-finite loss \(nan\) at step 1 "
+                                             r"\(epoch 0, batch 0; clips clip"):
+        train(cfg)
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_lora_with_frozen_audio_tower_trains_and_exports(generated_audio, generated_tables,
+                                                         tiny_clap_dir, tmp_path):
+    from transformers import ClapModel
+
+    caps, corpus = generated_tables
+    cfg = config(tiny_clap_dir, generated_audio, caps, corpus, tmp_path / "run",
+                 batch_size=4, max_steps=2, freeze={"audio": True},
+                 lora={"r": 2, "alpha": 4, "towers": ["text"]},
+                 loss={"lambda_p1": 1.0, "lambda_p2": 0.5, "pairs": ["audio"]})
+    summary = train(cfg)
+    assert summary["skipped_clips"] == {"empty": 1, "missing": 1, "silent": 1,
+                                        "unreadable": 1}
+    before = ClapModel.from_pretrained(tiny_clap_dir)
+    after = ClapModel.from_pretrained(summary["model_dir"])
+    assert not any("lora" in k for k in after.state_dict())
+    b, a = before.state_dict(), after.state_dict()
+    assert all(torch.equal(b[k], a[k]) for k in b if k.startswith("audio_model."))
+    assert not torch.equal(b["text_model.encoder.layer.0.attention.self.query.weight"],
+                           a["text_model.encoder.layer.0.attention.self.query.weight"])
+    assert torch.equal(after.logit_scale_t, after.logit_scale_a)
+    assert (tmp_path / "run" / "skipped_audio.csv").read_text().count("\n") == 5

@@ -1,0 +1,141 @@
+"""CLI commands of the training stage (train, evaluate, tiny-clap); registered on the main app.
+
+torch and transformers are imported inside the commands so `robustclap --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pipeline.errors import RobustclapError
+
+
+def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Print a RobustclapError as one line (no traceback) and exit with status 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RobustclapError as exc:
+            typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
+def register(app: typer.Typer) -> None:
+    """Add this stage's commands to `app`."""
+
+    @app.command("train")
+    @_friendly
+    def train_cmd(
+        config: Annotated[Path, typer.Option(
+            "--config", "-c", help="Training YAML (see training/example_train.yaml).")],
+        resume: Annotated[bool, typer.Option(
+            "--resume", help="Continue from the latest checkpoint in out_dir "
+            "(start fresh if there is none).")] = False,
+        stop_after: Annotated[int | None, typer.Option(
+            "--stop-after", min=1, help="Stop after this many steps in total, with a "
+            "checkpoint (e.g. to fit a time limit); continue later with --resume.")] = None,
+        max_steps: Annotated[int | None, typer.Option(
+            "--max-steps", min=1, help="Override max_steps (replaces epochs).")] = None,
+        out_dir: Annotated[Path | None, typer.Option(
+            "--out-dir", help="Override out_dir.")] = None,
+    ) -> None:
+        """Fine-tune CLAP with the multi-view loss (L_clap + λ1·L_p1 + λ2·L_p2).
+
+        One process on CPU or one GPU; for several GPUs run
+        `torchrun --nproc_per_node N -m training.train CONFIG [--resume]`.
+        """
+        from training.config import load_config
+
+        cfg = load_config(config, {"out_dir": str(out_dir) if out_dir else None,
+                                   "max_steps": max_steps})
+        _quiet_transformers()
+        from training.train import train
+
+        summary = train(cfg, resume=resume, stop_after=stop_after)
+        summary.pop("losses", None)
+        typer.echo(json.dumps(summary, indent=2))
+
+    @app.command("evaluate")
+    @_friendly
+    def evaluate_cmd(
+        model: Annotated[str, typer.Option("--model", "-m", help="Hub id or local folder.")],
+        audio: Annotated[Path, typer.Option(
+            "--audio", help="Folder of the clips (file stem = clip id).")],
+        captions: Annotated[Path, typer.Option(
+            "--captions", help="CAPTIONS Parquet file or folder.")],
+        corpus: Annotated[Path | None, typer.Option(
+            "--corpus", help="Accepted paraphrases (folder with accepted.parquet, or the "
+            "file).")] = None,
+        split: Annotated[str, typer.Option(
+            "--split", help="Caption split to evaluate, or 'all'.")] = "test",
+        zero_shot: Annotated[Path | None, typer.Option(
+            "--zero-shot", help="ESC-50 style meta CSV (filename, category|label).")] = None,
+        zero_shot_audio: Annotated[Path | None, typer.Option(
+            "--zero-shot-audio", help="Audio folder of --zero-shot (default: META_DIR/audio)."
+        )] = None,
+        template: Annotated[list[str] | None, typer.Option(
+            "--template", help="Zero-shot prompt with {label}; repeat for several.")] = None,
+        compare: Annotated[str | None, typer.Option(
+            "--compare", help="A second model to show side by side (e.g. the fine-tuned "
+            "one).")] = None,
+        all_paraphrases: Annotated[bool, typer.Option(
+            "--all-paraphrases", help="Query with every accepted paraphrase, not only the "
+            "best-ranked one.")] = False,
+        out: Annotated[Path | None, typer.Option(
+            "--out", "-o", help="Write the results JSON here.")] = None,
+        device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+        batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 16,
+    ) -> None:
+        """Retrieval R@1/5/10 and mAP@10 for original, level-1 and level-2 queries (and the
+        drop to each level), plus zero-shot accuracy; optionally two models side by side."""
+        _quiet_transformers()
+        from rich.console import Console
+
+        from training.evaluate import DEFAULT_TEMPLATES, evaluate_model
+        from training.report import results_table
+
+        templates = tuple(template) if template else DEFAULT_TEMPLATES
+        for t in templates:
+            if "{label}" not in t:
+                raise RobustclapError(f"template {t!r} has no {{label}}")
+        results = [
+            evaluate_model(ref, audio, captions, corpus, split, zero_shot, zero_shot_audio,
+                           templates, all_paraphrases, device, batch_size)
+            for ref in ([model] + ([compare] if compare else []))
+        ]
+        Console(width=140).print(results_table(results))
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            payload = results[0] if len(results) == 1 else {"models": results}
+            out.write_text(json.dumps(payload, indent=2))
+            typer.echo(f"results written to {out}")
+
+    @app.command("tiny-clap")
+    @_friendly
+    def tiny_clap_cmd(
+        folder: Annotated[Path, typer.Argument(help="Where to write the checkpoint.")],
+        seed: Annotated[int, typer.Option("--seed")] = 0,
+    ) -> None:
+        """Write a tiny random CLAP (model, feature extractor, tokenizer) for offline trials:
+        `--model FOLDER` works wherever a hub id does."""
+        _quiet_transformers()
+        from training.tiny import save_tiny_clap
+
+        typer.echo(f"tiny CLAP written to {save_tiny_clap(folder, seed)}")

@@ -1,0 +1,146 @@
+"""The training configuration: one YAML file, validated by pydantic before anything runs.
+
+Relative paths are taken relative to the current directory (where `robustclap train` runs).
+Unknown keys are errors, so a typo cannot silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pipeline.errors import RobustclapError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Strict):
+    audio_dir: Path
+    captions: Path  # a CAPTIONS Parquet file, or a folder of them
+    corpus: Path | None = None  # the gate's accepted.parquet, or the folder holding it
+    train_splits: list[str] = ["train"]
+    silence_peak: float = Field(1e-4, ge=0)  # clips whose peak is below this are skipped
+    paraphrase_sampling: Literal["uniform", "best"] = "uniform"  # per epoch, or always rank 0
+    cache_features: bool = False  # keep features of clips shorter than the window in memory
+    num_workers: int = Field(0, ge=0)
+
+
+class AudioConfig(_Strict):
+    truncation: Literal["auto", "rand_trunc", "fusion"] = "auto"  # auto: fusion iff fused model
+    padding: Literal["repeatpad", "repeat", "pad"] = "repeatpad"
+
+
+class LossConfig(_Strict):
+    lambda_p1: float = Field(1.0, ge=0)
+    lambda_p2: float = Field(1.0, ge=0)
+    pairs: list[Literal["audio", "caption"]] = ["audio", "caption"]  # what each view is tied to
+
+    @model_validator(mode="after")
+    def _pairs(self) -> LossConfig:
+        if not self.pairs or len(set(self.pairs)) != len(self.pairs):
+            raise ValueError("loss.pairs must name audio and/or caption, each once")
+        return self
+
+
+class FreezeConfig(_Strict):
+    audio: bool = False  # the whole audio tower and its projection (kept in eval mode)
+    text_embeddings: bool = False
+    text_layers: int = Field(0, ge=0)  # the first N transformer layers of the text tower
+    logit_scale: bool = False
+
+
+class LoraConfig(_Strict):
+    r: int = Field(8, ge=1)
+    alpha: float = 16.0
+    dropout: float = Field(0.05, ge=0, lt=1)
+    towers: list[Literal["text", "audio"]] = ["text"]
+    modules: list[str] = ["query", "value"]
+    train_projections: bool = True  # also train the projection heads (and the logit scale)
+
+
+class OptimConfig(_Strict):
+    lr: float = Field(1e-5, gt=0)
+    weight_decay: float = Field(0.1, ge=0)
+    betas: tuple[float, float] = (0.9, 0.98)
+    eps: float = 1e-6
+    warmup_steps: int = Field(100, ge=0)
+    min_lr_ratio: float = Field(0.0, ge=0, le=1)  # cosine decays to lr * min_lr_ratio
+    grad_accum: int = Field(1, ge=1)
+    clip_grad_norm: float | None = Field(1.0, gt=0)
+
+
+class TrainConfig(_Strict):
+    model: str  # hub id (laion/clap-htsat-unfused) or local folder
+    out_dir: Path
+    data: DataConfig
+    audio: AudioConfig = Field(default_factory=AudioConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    freeze: FreezeConfig = Field(default_factory=FreezeConfig)
+    lora: LoraConfig | None = None
+    batch_size: int = Field(32, ge=2)  # per process; contrastive losses need >= 2
+    max_steps: int | None = Field(None, ge=1)  # optimiser steps; or give epochs
+    epochs: float | None = Field(None, gt=0)
+    max_text_len: int = Field(77, ge=8)
+    seed: int = 0
+    checkpoint_every: int = Field(500, ge=1)
+    keep_checkpoints: int = Field(2, ge=1)
+    log_every: int = Field(10, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on GPU, fp32 on CPU
+    progress: bool = True
+
+    @model_validator(mode="after")
+    def _length(self) -> TrainConfig:
+        if (self.max_steps is None) == (self.epochs is None):
+            raise ValueError("give exactly one of max_steps and epochs")
+        return self
+
+
+# Settings a resumed run may change: they do not alter what is computed.
+RESUMABLE_CHANGES = {"checkpoint_every", "keep_checkpoints", "log_every", "progress", "device"}
+
+
+def resume_fingerprint(cfg: TrainConfig) -> dict[str, Any]:
+    """The part of the config that must be identical for a resume to continue the same run."""
+    dump = cfg.model_dump(mode="json")
+    for key in RESUMABLE_CHANGES:
+        dump.pop(key, None)
+    dump["data"].pop("num_workers", None)
+    dump.pop("out_dir", None)
+    return dump
+
+
+def parse_config(raw: dict[str, Any], source: str = "config") -> TrainConfig:
+    try:
+        return TrainConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}"
+                 for e in exc.errors()]
+        raise RobustclapError(f"{source} is not a valid training config:\n" + "\n".join(lines)
+                              ) from exc
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Read YAML with safe_load, apply top-level `overrides` (from the CLI; None = keep the
+    file's value), validate."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise RobustclapError(f"cannot read config {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise RobustclapError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise RobustclapError(f"{path} must hold a mapping of settings")
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            raw[key] = value
+            if key == "max_steps":  # a step count from the CLI replaces epochs
+                raw.pop("epochs", None)
+    return parse_config(raw, str(path))
