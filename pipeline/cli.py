@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -106,6 +107,7 @@ def generate(
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
     """Paraphrase captions into level-1/level-2 candidates through vLLM."""
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # keep stdout for the summary
     from pipeline.config import load_config
     from pipeline.ingest import ColumnMapping
     from pipeline.progress import generation_progress
