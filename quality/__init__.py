@@ -1,0 +1,1 @@
+"""robustclap: quality."""

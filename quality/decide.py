@@ -1,0 +1,179 @@
+"""Decisions from stored scores: which gates a candidate fails, and which candidates to keep.
+
+Nothing here computes a score, so re-gating with new thresholds is cheap and exact.
+
+Ranking (per caption and level, among candidates that pass every gate): highest `rank_score`
+(mean of SBERT cosine and BERTScore F1: meaning kept) first; ties go to the candidate that
+changes more (level 1: higher structure_edit; level 2: lower content_recall), then to the lower
+candidate index. Walking down that order, a candidate whose words are near-identical to a
+better-ranked one (1 - token edit ratio >= selection.duplicate_max_similarity) fails the
+`duplicate` gate; the first `selection.keep_per_level` distinct ones are accepted with rank
+0, 1, ...; further passing ones are rejected as `surplus`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from quality.config import GateConfig
+from quality.text import edit_ratio, words
+
+GENERATION_FAILED = "generation_failed"
+EMPTY = "empty"
+DUPLICATE = "duplicate"
+SURPLUS = "surplus"
+
+Scores = Mapping[str, Any]
+Check = Callable[[Scores, GateConfig, int], bool]  # True = the candidate FAILS this gate
+
+
+def _over(value: Any, limit: float | None) -> bool:
+    return limit is not None and value is not None and value > limit
+
+
+def _under(value: Any, limit: float | None) -> bool:
+    return limit is not None and value is not None and value < limit
+
+
+def _flag(name: str) -> Check:
+    return lambda s, c, lv: bool(s[name])
+
+
+def _list(s: Scores, c: GateConfig, _: int) -> bool:
+    return bool(s["list_like"]) or _over(s["n_sentences"], c.gates.degenerate.max_sentences)
+
+
+def _non_english(s: Scores, c: GateConfig, _: int) -> bool:
+    return _under(s["english_share"], c.gates.degenerate.english_share_min)
+
+
+def _repetition(s: Scores, c: GateConfig, _: int) -> bool:
+    return _over(s["repeat_frac"], c.gates.degenerate.repeat_frac_max)
+
+
+def _length(s: Scores, c: GateConfig, _: int) -> bool:
+    d = c.gates.degenerate
+    return _under(s["length_ratio"], d.length_ratio_min) or _over(
+        s["length_ratio"], d.length_ratio_max
+    )
+
+
+def _near_duplicate(s: Scores, c: GateConfig, _: int) -> bool:
+    return _under(s["token_edit"], c.gates.degenerate.token_edit_min)
+
+
+def _sbert(s: Scores, c: GateConfig, level: int) -> bool:
+    return _under(s["sbert_cos"], c.level(level).sbert_min)
+
+
+def _bertscore(s: Scores, c: GateConfig, level: int) -> bool:
+    return _under(s["bertscore_f1"], c.level(level).bertscore_f1_min)
+
+
+def _wording_l1(s: Scores, c: GateConfig, level: int) -> bool:
+    return level == 1 and _under(s["content_recall"], c.gates.level1.content_recall_min)
+
+
+def _restructure_l1(s: Scores, c: GateConfig, level: int) -> bool:
+    return level == 1 and _under(s["structure_edit"], c.gates.level1.structure_edit_min)
+
+
+def _vocabulary_l2(s: Scores, c: GateConfig, level: int) -> bool:
+    g = c.gates.level2
+    return level == 2 and (
+        _over(s["content_recall"], g.content_recall_max)
+        or _under(s["content_novelty"], g.content_novelty_min)
+    )
+
+
+def _fact(score: str, limit: str) -> Check:
+    return lambda s, c, lv: _over(s[score], getattr(c.gates.facts, limit))
+
+
+# Gate name -> check, in reporting order: a rejected row's `reason` is its first failed gate.
+GATES: dict[str, Check] = {
+    "identical": _flag("norm_identical"),
+    "meta_text": _flag("meta_text"),
+    "echo": _flag("echo"),
+    "list": _list,
+    "non_english": _non_english,
+    "repetition": _repetition,
+    "length_ratio": _length,
+    "near_duplicate_original": _near_duplicate,
+    "sbert": _sbert,
+    "bertscore": _bertscore,
+    "content_recall": _wording_l1,
+    "restructure": _restructure_l1,
+    "vocabulary_change": _vocabulary_l2,
+    "numbers": _fact("number_diff", "number_diff_max"),
+    "negation": _fact("negation_diff", "negation_diff_max"),
+    "temporal_order": _fact("order_violations", "order_violations_max"),
+    "role_swap": _fact("role_swaps", "role_swaps_max"),
+    "reattachment": _fact("reattachments", "reattachments_max"),
+}
+ALL_GATES = [GENERATION_FAILED, EMPTY, *GATES, DUPLICATE]
+
+
+def rank_score(scores: Scores) -> float | None:
+    """Meaning kept: the mean of SBERT cosine and BERTScore F1."""
+    a, b = scores.get("sbert_cos"), scores.get("bertscore_f1")
+    return None if a is None or b is None else (a + b) / 2
+
+
+def failed_gates(scores: Scores, config: GateConfig, level: int) -> list[str]:
+    """Names of the gates a scored candidate fails, in reporting order."""
+    config.level(level)  # refuses a level other than 1 or 2
+    return [name for name, check in GATES.items() if check(scores, config, level)]
+
+
+@dataclass
+class Candidate:
+    """One candidate row being decided."""
+
+    row: dict[str, Any]
+    level: int
+    index: int
+    text: str | None
+    scores: dict[str, Any] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
+    rank: int | None = None  # set when accepted
+    reason: str | None = None  # set when rejected
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed
+
+
+def _order_key(c: Candidate) -> tuple[float, float, int]:
+    change = c.scores.get("structure_edit") if c.level == 1 else -(
+        c.scores.get("content_recall") or 0.0
+    )
+    return (-(c.scores.get("rank_score") or 0.0), -(change or 0.0), c.index)
+
+
+def similarity(a: str, b: str) -> float:
+    """1 - token edit ratio: 1 for the same words (case and punctuation ignored)."""
+    return 1.0 - edit_ratio(words(a), words(b))
+
+
+def select(group: list[Candidate], config: GateConfig) -> None:
+    """Rank the passing candidates of one (caption, level), drop duplicates, accept the best."""
+    seen: list[str] = []
+    kept = 0
+    for cand in sorted((c for c in group if c.passed), key=_order_key):
+        assert cand.text is not None
+        if any(similarity(cand.text, s) >= config.selection.duplicate_max_similarity
+               for s in seen):
+            cand.failed.append(DUPLICATE)
+            continue
+        seen.append(cand.text)
+        if kept < config.selection.keep_per_level:
+            cand.rank = kept
+            kept += 1
+        else:
+            cand.reason = SURPLUS
+    for cand in group:
+        if cand.failed:
+            cand.reason = cand.failed[0]

@@ -1,0 +1,256 @@
+"""The gate run: candidates -> scores -> decisions -> accepted / rejected / regenerate + summary.
+
+Candidates are streamed, never loaded whole: DuckDB reads the shards and yields record batches
+of `batch_rows` rows (spilling its sorts to disk), and the outputs are appended batch by batch.
+
+Pass 1 scores every distinct (caption, paraphrase) pair that the cache lacks, in batches that
+never split one caption's pairs, so each caption is encoded once. Pass 2 reads the candidates
+ordered by (caption_id, level, candidate), so all candidates of a caption, whichever
+regeneration round wrote them, are decided together, with their scores read from the cache.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.errors import RobustclapError
+from pipeline.schema import (
+    CANDIDATES,
+    CORPUS,
+    GATE_REJECTED,
+    GATE_SCORES,
+    REGENERATE,
+    check_file,
+    col,
+    status,
+)
+from quality.cache import ScoreCache
+from quality.config import GateConfig
+from quality.decide import EMPTY, GENERATION_FAILED, Candidate, failed_gates, rank_score, select
+from quality.io import TableWriter
+from quality.scoring import Pair, Scoring
+from quality.summary import Tally, write_summary
+
+ACCEPTED_FILE = "accepted.parquet"
+REJECTED_FILE = "rejected.parquet"
+SCORES_FILE = "scores.parquet"
+REGENERATE_FILE = "regenerate.parquet"
+CACHE_FILE = "score_cache.sqlite"
+CONFIG_FILE = "gate_config.yaml"
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class GateResult:
+    out_dir: Path
+    gate_version: str
+    candidates: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    regenerate: int = 0
+    scores_computed: int = 0
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def candidate_files(input_dir: Path) -> list[Path]:
+    """The CANDIDATES shards of a generation folder (or of a folder of shards)."""
+    folder = input_dir / "candidates" if (input_dir / "candidates").is_dir() else input_dir
+    files = sorted(folder.glob("*.parquet"))
+    if not files:
+        raise RobustclapError(f"no candidate shards in {folder} (expected candidates/*.parquet)")
+    for f in files:
+        check_file(CANDIDATES, f)
+    return files
+
+
+def _connect(tmp_dir: Path, memory_limit: str) -> Any:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute("SET threads = 2")
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(f"SET temp_directory = '{tmp_dir.as_posix()}'")
+    return con
+
+
+def _batches(con: Any, sql: str, files: list[str], rows: int) -> Iterator[list[dict]]:
+    reader = con.sql(sql, params=[files]).to_arrow_reader(rows)
+    for batch in reader:
+        yield batch.to_pylist()
+
+
+def _score_pass(con: Any, files: list[str], scoring: Scoring, batch_rows: int, log: Log) -> int:
+    """Pass 1: fill the cache for every distinct pair; batches never split a caption."""
+    sql = (
+        f"SELECT DISTINCT {col.caption}, {col.paraphrase} FROM read_parquet(?) "
+        f"WHERE {col.status} = '{status.ok}' AND {col.paraphrase} IS NOT NULL "
+        f"ORDER BY {col.caption}, {col.paraphrase}"
+    )
+    buf: list[Pair] = []
+    computed = 0
+    for rows in _batches(con, sql, files, batch_rows):
+        for r in rows:
+            pair = (r[col.caption], r[col.paraphrase])
+            if not pair[1].strip():
+                continue
+            if len(buf) >= batch_rows and buf[-1][0] != pair[0]:
+                computed += scoring.ensure(buf)
+                log(f"scored {computed} new pair scores")
+                buf = []
+            buf.append(pair)
+    if buf:
+        computed += scoring.ensure(buf)
+    return computed
+
+
+def _caption_groups(con: Any, files: list[str], batch_rows: int) -> Iterator[list[list[dict]]]:
+    """Lists of complete captions (each a list of its candidate rows), one list per batch."""
+    sql = (
+        f"SELECT * FROM read_parquet(?) "
+        f"ORDER BY {col.caption_id}, {col.level}, {col.candidate}"
+    )
+    current: list[dict] = []
+    for rows in _batches(con, sql, files, batch_rows):
+        done: list[list[dict]] = []
+        for r in rows:
+            if current and r[col.caption_id] != current[0][col.caption_id]:
+                done.append(current)
+                current = []
+            current.append(r)
+        if done:
+            yield done
+    if current:
+        yield [current]
+
+
+def _candidate(row: dict) -> Candidate:
+    text = row[col.paraphrase]
+    cand = Candidate(row=row, level=int(row[col.level]), index=int(row[col.candidate]), text=text)
+    if row[col.status] != status.ok:
+        cand.failed = [GENERATION_FAILED]
+    elif text is None or not text.strip():
+        cand.failed = [EMPTY]
+    return cand
+
+
+def _decide(captions: list[list[dict]], scoring: Scoring, config: GateConfig
+            ) -> list[list[Candidate]]:
+    cands = [[_candidate(r) for r in rows] for rows in captions]
+    to_score = [c for group in cands for c in group if not c.failed]
+    found = scoring.lookup([(c.row[col.caption], c.text) for c in to_score])
+    for c in to_score:
+        c.scores = dict(found[(c.row[col.caption], c.text)])
+        c.scores[col.rank_score] = rank_score(c.scores)
+        c.failed = failed_gates(c.scores, config, c.level)
+    for group in cands:
+        for level in sorted({c.level for c in group}):
+            select([c for c in group if c.level == level], config)
+    return cands
+
+
+def _rows(c: Candidate, version: str, score_columns: list[str]) -> tuple[dict, str]:
+    """(scores row, "accepted" | "rejected")."""
+    scores = {k: c.scores.get(k) for k in [*score_columns, col.rank_score]}
+    row = {
+        col.caption_id: c.row[col.caption_id], col.level: c.level, col.candidate: c.index,
+        col.status: c.row[col.status], **scores,
+        col.passed: c.passed, col.failed_gates: list(c.failed), col.gate_version: version,
+    }
+    return row, "accepted" if c.rank is not None else "rejected"
+
+
+def run_gate(input_dir: str | Path, out_dir: str | Path, config: GateConfig,
+             cache_path: str | Path | None = None, batch_rows: int = 1024,
+             memory_limit: str = "1GB", log: Log | None = None) -> GateResult:
+    """Gate every candidate under `input_dir` into `out_dir` (see module docstring)."""
+    log = log or (lambda _msg: None)
+    input_dir, out_dir = Path(input_dir), Path(out_dir)
+    files = [str(f) for f in candidate_files(input_dir)]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / ".duckdb_tmp"
+    tmp.mkdir(exist_ok=True)
+    con = _connect(tmp, memory_limit)
+    total, distinct = con.execute(
+        f"SELECT count(*), count(DISTINCT ({col.caption_id}, {col.level}, {col.candidate})) "
+        "FROM read_parquet(?)", [files],
+    ).fetchone()
+    if total != distinct:
+        raise RobustclapError(
+            f"{input_dir}: {total - distinct} duplicate (caption_id, level, candidate) rows; "
+            "every candidate must appear once"
+        )
+    levels = sorted(r[0] for r in con.execute(
+        f"SELECT DISTINCT {col.level} FROM read_parquet(?)", [files]).fetchall())
+    version = config.version
+    result = GateResult(out_dir, version, candidates=total)
+    tally = Tally()
+    with ScoreCache(cache_path or out_dir / CACHE_FILE) as cache:
+        scoring = Scoring(config, cache)
+        _score_pass(con, files, scoring, batch_rows, log)
+        score_columns = scoring.columns
+        with (
+            TableWriter(CORPUS, out_dir / ACCEPTED_FILE) as accepted,
+            TableWriter(GATE_REJECTED, out_dir / REJECTED_FILE) as rejected,
+            TableWriter(GATE_SCORES, out_dir / SCORES_FILE) as scores,
+            TableWriter(REGENERATE, out_dir / REGENERATE_FILE) as regenerate,
+        ):
+            for captions in _caption_groups(con, files, batch_rows):
+                for group in _decide(captions, scoring, config):
+                    _write_group(group, levels, version, score_columns, tally,
+                                 accepted, rejected, scores, regenerate)
+            result.accepted, result.rejected = accepted.rows, rejected.rows
+            result.regenerate = regenerate.rows
+        result.scores_computed = scoring.computed
+        cache_stats = cache.stats
+    con.close()
+    (out_dir / CONFIG_FILE).write_text(
+        f"# gate version {version}\n" + yaml.safe_dump(config.model_dump(mode="json"),
+                                                       sort_keys=False),
+        encoding="utf-8",
+    )
+    result.summary = write_summary(out_dir, out_dir / SCORES_FILE, tally, result, score_columns,
+                                   {"hits": cache_stats.hits, "misses": cache_stats.misses})
+    tmp.rmdir()
+    log(f"gate {version}: {result.accepted} accepted, {result.rejected} rejected, "
+        f"{result.regenerate} (caption, level) to regenerate")
+    return result
+
+
+def _write_group(group: list[Candidate], levels: list[int], version: str,
+                 score_columns: list[str], tally: Tally, accepted: TableWriter,
+                 rejected: TableWriter, scores: TableWriter, regenerate: TableWriter) -> None:
+    acc, rej, sco = [], [], []
+    accepted_levels: Counter[int] = Counter()
+    for c in group:
+        row, where = _rows(c, version, score_columns)
+        sco.append(row)
+        tally.add(c)
+        base = {k: c.row[k] for k in (col.caption_id, col.clip_id, col.split, col.source,
+                                      col.caption, col.level, col.candidate, col.paraphrase)}
+        if where == "accepted":
+            acc.append({**base, col.rank: c.rank, col.gate_version: version})
+            accepted_levels[c.level] += 1
+        else:
+            rej.append({**base, col.status: c.row[col.status],
+                        col.fail_reason: c.row[col.fail_reason], col.reason: c.reason,
+                        col.failed_gates: list(c.failed), col.gate_version: version})
+    caption_id = group[0].row[col.caption_id]
+    missing = [lv for lv in levels if not accepted_levels[lv]]
+    tally.add_caption(missing)
+    accepted.write(acc)
+    rejected.write(rej)
+    scores.write(sco)
+    regenerate.write([{col.caption_id: caption_id, col.level: lv} for lv in missing])
+
+
+def summary_json(out_dir: Path) -> dict[str, Any]:
+    return json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))

