@@ -1,33 +1,18 @@
 """CLI commands of the training stage (train, evaluate, tiny-clap); registered on the main app.
 
 torch and transformers are imported inside the commands so `robustclap --help` stays fast.
+A RobustclapError raised here is printed by the main app as one line, without a traceback.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from pipeline.errors import RobustclapError
-
-
-def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Print a RobustclapError as one line (no traceback) and exit with status 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except RobustclapError as exc:
-            typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
-            raise typer.Exit(1) from None
-
-    return wrapper
 
 
 def _quiet_transformers() -> None:
@@ -41,7 +26,6 @@ def register(app: typer.Typer) -> None:
     """Add this stage's commands to `app`."""
 
     @app.command("train")
-    @_friendly
     def train_cmd(
         config: Annotated[Path, typer.Option(
             "--config", "-c", help="Training YAML (see training/example_train.yaml).")],
@@ -55,6 +39,8 @@ def register(app: typer.Typer) -> None:
             "--max-steps", min=1, help="Override max_steps (replaces epochs).")] = None,
         out_dir: Annotated[Path | None, typer.Option(
             "--out-dir", help="Override out_dir.")] = None,
+        model: Annotated[str | None, typer.Option(
+            "--model", help="Override model (hub id or local folder).")] = None,
     ) -> None:
         """Fine-tune CLAP with the multi-view loss (L_clap + λ1·L_p1 + λ2·L_p2).
 
@@ -64,7 +50,7 @@ def register(app: typer.Typer) -> None:
         from training.config import load_config
 
         cfg = load_config(config, {"out_dir": str(out_dir) if out_dir else None,
-                                   "max_steps": max_steps})
+                                   "max_steps": max_steps, "model": model})
         _quiet_transformers()
         from training.train import train
 
@@ -73,7 +59,6 @@ def register(app: typer.Typer) -> None:
         typer.echo(json.dumps(summary, indent=2))
 
     @app.command("evaluate")
-    @_friendly
     def evaluate_cmd(
         model: Annotated[str, typer.Option("--model", "-m", help="Hub id or local folder.")],
         audio: Annotated[Path, typer.Option(
@@ -103,8 +88,12 @@ def register(app: typer.Typer) -> None:
         device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
         batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 16,
     ) -> None:
-        """Retrieval R@1/5/10 and mAP@10 for original, level-1 and level-2 queries (and the
-        drop to each level), plus zero-shot accuracy; optionally two models side by side."""
+        """Measure paraphrase robustness: retrieval and zero-shot, one model or two.
+
+        Text→audio and audio→text R@1/5/10 and mAP@10 for original, level-1 and level-2
+        queries, the drop from original to each level, and zero-shot accuracy on an ESC-50
+        style folder. With --compare, two models side by side (before → after).
+        """
         _quiet_transformers()
         from rich.console import Console
 
@@ -115,9 +104,10 @@ def register(app: typer.Typer) -> None:
         for t in templates:
             if "{label}" not in t:
                 raise RobustclapError(f"template {t!r} has no {{label}}")
+        cache: dict = {}  # decoded features, shared by both models when they match
         results = [
             evaluate_model(ref, audio, captions, corpus, split, zero_shot, zero_shot_audio,
-                           templates, all_paraphrases, device, batch_size)
+                           templates, all_paraphrases, device, batch_size, cache=cache)
             for ref in ([model] + ([compare] if compare else []))
         ]
         Console(width=140).print(results_table(results))
@@ -128,13 +118,15 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"results written to {out}")
 
     @app.command("tiny-clap")
-    @_friendly
     def tiny_clap_cmd(
         folder: Annotated[Path, typer.Argument(help="Where to write the checkpoint.")],
         seed: Annotated[int, typer.Option("--seed")] = 0,
     ) -> None:
-        """Write a tiny random CLAP (model, feature extractor, tokenizer) for offline trials:
-        `--model FOLDER` works wherever a hub id does."""
+        """Write a tiny random CLAP checkpoint for offline trials.
+
+        Model, feature extractor and tokenizer in one folder: `--model FOLDER` works wherever
+        a hub id does.
+        """
         _quiet_transformers()
         from training.tiny import save_tiny_clap
 

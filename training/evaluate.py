@@ -8,6 +8,7 @@ clip id, so two runs (or two models) see identical inputs.
 
 from __future__ import annotations
 
+import json
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ import torch
 
 from pipeline.errors import RobustclapError
 from pipeline.schema import col as c
-from training.audio import AudioProblem, find_audio_files, load_audio
+from training.audio import AudioFrontEnd, AudioProblem, find_audio_files, load_audio
 from training.data import Skipped, paraphrases_by_caption, read_captions, read_corpus
 from training.metrics import KS, accuracy, retrieval_metrics
 from training.model import ClapBundle, load_clap, tokenize
@@ -64,13 +65,43 @@ def _device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+FeatureCache = dict[tuple[str, str], tuple[np.ndarray, bool] | AudioProblem]
+
+
+def _frontend_key(fe: AudioFrontEnd) -> str:
+    return json.dumps([fe.truncation, fe.padding, fe.extractor.to_dict()], sort_keys=True,
+                      default=str)
+
+
+def _clip_features(fe: AudioFrontEnd, clip_id: str, path: Path, silence_peak: float,
+                   cache: FeatureCache | None, key: str) -> tuple[np.ndarray, bool]:
+    """Features of one clip (crop seeded by its id), memoised in `cache` if given: the
+    retrieval clips, the zero-shot clips and a --compare model share decoded features."""
+    if cache is not None and (str(path), key) in cache:
+        hit = cache[(str(path), key)]
+        if isinstance(hit, AudioProblem):
+            raise hit
+        return hit
+    try:
+        wave = load_audio(path, fe.sampling_rate, silence_peak)
+        out = fe.features(wave, np.random.default_rng(zlib.crc32(clip_id.encode())))
+    except AudioProblem as exc:
+        if cache is not None:
+            cache[(str(path), key)] = exc
+        raise
+    if cache is not None:
+        cache[(str(path), key)] = out
+    return out
+
+
 @torch.no_grad()
 def embed_audio(bundle: ClapBundle, files: dict[str, Path], device: torch.device,
-                batch_size: int = 16, silence_peak: float = 1e-4
-                ) -> tuple[list[str], np.ndarray, Skipped]:
+                batch_size: int = 16, silence_peak: float = 1e-4,
+                cache: FeatureCache | None = None) -> tuple[list[str], np.ndarray, Skipped]:
     """Normalised audio embeddings of every usable clip (sorted ids), and the skipped ones."""
     model, fe = bundle.model.to(device).eval(), bundle.frontend
     ids, chunks, skipped, mels, longer = [], [], Skipped(), [], []
+    key = _frontend_key(fe)
 
     def flush() -> None:
         if not mels:
@@ -84,12 +115,11 @@ def embed_audio(bundle: ClapBundle, files: dict[str, Path], device: torch.device
 
     for clip_id in sorted(files):
         try:
-            wave = load_audio(files[clip_id], fe.sampling_rate, silence_peak)
+            mel, is_longer = _clip_features(fe, clip_id, files[clip_id], silence_peak, cache,
+                                            key)
         except AudioProblem as exc:
             skipped.rows.append((clip_id, exc.reason, exc.detail))
             continue
-        rng = np.random.default_rng(zlib.crc32(clip_id.encode()))
-        mel, is_longer = fe.features(wave, rng)
         ids.append(clip_id)
         mels.append(mel)
         longer.append(is_longer)
@@ -137,8 +167,11 @@ def evaluate_model(model_ref: str, audio_dir: str | Path, captions_path: str | P
                    zero_shot_audio: str | Path | None = None,
                    templates: tuple[str, ...] = DEFAULT_TEMPLATES, all_paraphrases: bool = False,
                    device: str = "auto", batch_size: int = 16, max_len: int = 77,
-                   bundle: ClapBundle | None = None) -> dict[str, Any]:
-    """All metrics of one model as a JSON-ready dict."""
+                   bundle: ClapBundle | None = None, cache: FeatureCache | None = None
+                   ) -> dict[str, Any]:
+    """All metrics of one model as a JSON-ready dict. Pass the same `cache` (a dict) to
+    evaluate several models on the same audio without decoding it again."""
+    cache = {} if cache is None else cache
     bundle = bundle or load_clap(model_ref)
     dev = _device(device)
     queries = build_queries(read_captions(captions_path), read_corpus(corpus_path), split,
@@ -147,7 +180,7 @@ def evaluate_model(model_ref: str, audio_dir: str | Path, captions_path: str | P
     wanted = {q.clip_id for q in queries["original"]}
     missing = sorted(wanted - set(files))
     clip_ids, audio, skipped = embed_audio(
-        bundle, {k: v for k, v in files.items() if k in wanted}, dev, batch_size)
+        bundle, {k: v for k, v in files.items() if k in wanted}, dev, batch_size, cache=cache)
     skipped.rows.extend((clip, "missing", "no audio file") for clip in missing)
     if not clip_ids:
         raise RobustclapError(f"no usable audio for split {split!r} in {audio_dir}")
@@ -178,13 +211,13 @@ def evaluate_model(model_ref: str, audio_dir: str | Path, captions_path: str | P
         }
     if zero_shot_meta is not None:
         result["zero_shot"] = zero_shot(bundle, zero_shot_meta, zero_shot_audio, templates, dev,
-                                        batch_size, max_len)
+                                        batch_size, max_len, cache)
     return result
 
 
 def zero_shot(bundle: ClapBundle, meta_csv: str | Path, audio_dir: str | Path | None,
               templates: tuple[str, ...], device: torch.device, batch_size: int = 16,
-              max_len: int = 77) -> dict[str, Any]:
+              max_len: int = 77, cache: FeatureCache | None = None) -> dict[str, Any]:
     """Zero-shot accuracy on an ESC-50 style folder: meta CSV with `filename` and `category`
     (or `label`); each class embedding is the mean of its prompt embeddings, renormalised."""
     meta_csv = Path(meta_csv)
@@ -202,7 +235,7 @@ def zero_shot(bundle: ClapBundle, meta_csv: str | Path, audio_dir: str | Path | 
     label_of = {Path(f).stem: str(lab) for f, lab in zip(meta["filename"], meta[label_col],
                                                          strict=True)}
     ids, audio, skipped = embed_audio(bundle, {k: files[k] for k in label_of if k in files},
-                                      device, batch_size)
+                                      device, batch_size, cache=cache)
     skipped.rows.extend((k, "missing", "no audio file") for k in label_of if k not in files)
     if not ids:
         raise RobustclapError(f"no usable audio for {meta_csv} in {audio_dir}")

@@ -155,3 +155,36 @@ def test_lora_with_frozen_audio_tower_trains_and_exports(generated_audio, genera
                            a["text_model.encoder.layer.0.attention.self.query.weight"])
     assert torch.equal(after.logit_scale_t, after.logit_scale_a)
     assert (tmp_path / "run" / "skipped_audio.csv").read_text().count("\n") == 5
+
+
+def test_one_audio_pass_per_clip_and_one_text_pass_for_all_views(tiny_clap_dir):
+    import numpy as np
+
+    from training.loader import collate
+    from training.model import DualEncoder, load_clap
+    from training.train import encode_batch
+
+    bundle = load_clap(tiny_clap_dir)
+    calls = {"audio": [], "text": []}
+    bundle.model.audio_model.register_forward_hook(
+        lambda m, args, kwargs, out: calls["audio"].append(kwargs["input_features"].shape[0]),
+        with_kwargs=True)
+    bundle.model.text_model.register_forward_hook(
+        lambda m, args, kwargs, out: calls["text"].append(kwargs["input_ids"].shape[0]),
+        with_kwargs=True)
+    mel = np.zeros((1, 1001, 64), dtype=np.float32)
+
+    def item(clip, key, p1, p2):
+        return {"epoch": 0, "batch": 0, "index": key, "clip_id": clip, "clip_key": key,
+                "caption_id": f"c{key}", "mel": mel + key, "is_longer": False,
+                "caption": f"caption {key}", "p1": p1, "p2": p2}
+
+    # three captions, two of the same clip; two level-1 views, one level-2 view
+    batch = collate([item("a", 0, "x", None), item("b", 1, None, "y"), item("a", 0, "z", None)])
+    audio, caption, views, _ = encode_batch(DualEncoder(bundle.model), bundle.tokenizer, batch,
+                                            [1, 2], 77, torch.device("cpu"))
+    assert calls == {"audio": [2], "text": [3 + 2 + 1]}
+    assert torch.equal(audio[0], audio[2]) and not torch.equal(audio[0], audio[1])
+    assert views[1][1].tolist() == [True, False, True]
+    assert views[2][1].tolist() == [False, True, False]
+    assert caption.shape == (3, 32) and views[2][0][0].abs().sum() == 0
