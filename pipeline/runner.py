@@ -152,7 +152,10 @@ def run_generate(
             manifest["status"] = "failed"
         manifest.update(_stats(gen, started, finished, engine_ready))
         manifest["output_totals"] = summarize_output(out)
-        (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+        text = json.dumps(manifest, indent=2, default=str)
+        (out / "manifests").mkdir(exist_ok=True)  # every run's manifest; manifest.json = latest
+        (out / "manifests" / f"{run_id}.json").write_text(text)
+        (out / "manifest.json").write_text(text)
     if manifest["status"] != "complete":
         raise RobustclapError(
             f"{manifest['error']}\nCommitted shards are kept; run the same command again to "

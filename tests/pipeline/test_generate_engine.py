@@ -75,6 +75,7 @@ def test_inprocess_generate_rerun_and_incremental(tmp_path, tiny_llm, inprocess_
     assert df1[col.seed].nunique() > 40  # a seed per row and attempt
 
     m2 = run_generate(EXAMPLE, out, cfg, backend=inprocess_backend)
+    assert len(list((out / "manifests").glob("*.json"))) == 2  # the first run's is kept
     assert m2["llm_calls"] == 0 and m2["rows_skipped"] == 80 and m2["rows_written"] == 0
     pd.testing.assert_frame_equal(rows(out), df1)
 
