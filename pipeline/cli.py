@@ -23,7 +23,7 @@ class App(typer.Typer):
         try:
             return super().__call__(*args, **kwargs)
         except RobustclapError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
             sys.exit(2)
         except KeyboardInterrupt:
             err.print("interrupted: committed shards are kept; run again to continue")
@@ -144,11 +144,13 @@ def tiny_model(
 
 
 def _register_stages() -> None:
+    from flows.cli import register as register_flows
     from quality.cli import register as register_quality
     from training.cli import register as register_training
 
     register_quality(app)
     register_training(app)
+    register_flows(app)
 
 
 _register_stages()

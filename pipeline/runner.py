@@ -89,16 +89,45 @@ def open_backend(cfg: GenerateConfig, model_name: str, out_dir: Path):
         yield served(url, cfg.model)
 
 
+class LazyBackend:
+    """Opens the configured backend on first use and keeps it for several runs (the flow's
+    regeneration rounds share one `vllm serve`); a run with nothing to ask never starts one."""
+
+    def __init__(self, cfg: GenerateConfig, out_dir: Path):
+        self.cfg, self.out_dir = cfg, out_dir
+        self._stack = contextlib.ExitStack()
+        self._backend = None
+
+    def generate(self, requests, on_result) -> None:
+        if self._backend is None:
+            ref = resolve_model(self.cfg.model, self.cfg.revision) if not self.cfg.base_url \
+                else None
+            name = ref.name if ref else self.cfg.model
+            self._backend = self._stack.enter_context(open_backend(self.cfg, name, self.out_dir))
+        self._backend.generate(requests, on_result)
+
+    def close(self) -> None:
+        self._stack.close()
+        self._backend = None
+
+    def __enter__(self) -> LazyBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def run_generate(
     input_path: str | Path, out_dir: str | Path, cfg: GenerateConfig, fmt: str = "auto",
     mapping: ColumnMapping | None = None, split: str | None = None,
     max_clips: int | None = None, regenerate: str | Path | None = None, round_: int = 0,
-    progress_factory=None, backend=None,
+    progress_factory=None, backend=None, shard_runner=None,
 ) -> dict:
     """Run the generation stage and return its manifest (also written to out/manifest.json).
 
     `backend` lets a caller share one running engine across runs (tests, flows); by default
-    the stage opens its own (and stops a server it launched).
+    the stage opens its own (and stops a server it launched). `shard_runner(shards, gen,
+    wanted)` replaces the plain loop over shards (the Prefect flow runs one task per shard).
     """
     started = time.time()
     out = Path(out_dir)
@@ -140,7 +169,7 @@ def run_generate(
                 engine_ready = time.time()
                 gen.backend = active
                 try:
-                    run_shards(shards, gen, wanted)
+                    (shard_runner or run_shards)(shards, gen, wanted)
                     manifest["status"] = "complete"
                 except EndpointUnavailable as exc:
                     manifest["status"] = "incomplete"

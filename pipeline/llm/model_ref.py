@@ -18,11 +18,10 @@ To run without the hub, point --model at a local model folder (config.json, weig
 tokenizer with a chat template):
   - copy a downloaded instruct model here, e.g. on a connected machine:
       hf download {model} --local-dir ./models/{short}
-    then: robustclap generate ... --model ./models/{short}
+    then add: --model ./models/{short}
   - or, for a dry run of the whole pipeline, build a tiny random model locally:
       robustclap tiny-model runs/tiny-llm
-      robustclap generate --input examples/captions.csv --out runs/quickstart \\
-          --model runs/tiny-llm --max-tokens 64"""
+      robustclap run examples/quickstart.yaml --model runs/tiny-llm --max-tokens 64"""
 
 
 @dataclass(frozen=True)

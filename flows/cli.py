@@ -1,0 +1,57 @@
+"""CLI commands of the flows (run, serve); registered on the main app."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run_cmd(
+        config: Annotated[Path, typer.Argument(help="run config YAML (see examples/quickstart.yaml)")],
+        model: Annotated[str | None, typer.Option(help="override generate.model (hub id or local folder)")] = None,
+        base_url: Annotated[str | None, typer.Option(help="override generate.base_url")] = None,
+        max_tokens: Annotated[int | None, typer.Option(help="override generate.sampling.max_tokens")] = None,
+        finetune: Annotated[bool | None, typer.Option("--finetune/--no-finetune", help="override finetune.enabled")] = None,
+    ) -> None:
+        """Run the paraphrase flow (and the fine-tune flow if the config enables it) locally.
+
+        No Prefect server is needed: Prefect starts its own temporary local one.
+        """
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+        from flows.config import load_run_config
+
+        overrides = {"generate.model": model, "generate.base_url": base_url,
+                     "generate.sampling.max_tokens": max_tokens, "finetune.enabled": finetune}
+        rc = load_run_config(config, overrides)  # errors surface before Prefect starts
+        if not rc.generate.base_url:
+            from pipeline.llm.model_ref import resolve_model
+
+            resolve_model(rc.generate.model, rc.generate.revision)  # offline: fail at once
+        from flows.finetune import finetune_flow
+        from flows.paraphrase import paraphrase_flow, summary_line
+
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        published = paraphrase_flow(str(config), clean)
+        typer.echo(summary_line(published))
+        if rc.finetune.enabled:
+            if not published["finetune_ready"]:
+                typer.echo("fine-tuning skipped: the corpus is below the configured thresholds")
+                return
+            result = finetune_flow(published["manifest_path"], str(config))
+            typer.echo(json.dumps({"model_dir": result["model_dir"]}))
+
+    @app.command("serve")
+    def serve_cmd(
+        config: Annotated[Path, typer.Argument(help="run config YAML")],
+    ) -> None:
+        """Serve the deployments: paraphrase on the config's cron schedule, fine-tune on each
+        `robustclap.corpus.published` event (needs PREFECT_API_URL: `prefect server start`)."""
+        from flows.serve import serve_config
+
+        serve_config(config)

@@ -1,0 +1,95 @@
+"""One YAML file describes a scheduled paraphrase run (and the fine-tuning it may trigger).
+
+Relative paths are resolved against the config file's folder, so an example config works from
+any working directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipeline.config import GenerateConfig
+from pipeline.errors import RobustclapError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FinetuneConfig(_Strict):
+    enabled: bool = False
+    train_config: Path | None = None  # a training YAML (see training/example_train.yaml)
+    audio_dir: Path | None = None  # overrides the training config's data.audio_dir
+    min_pass_rate: float = Field(0.0, ge=0, le=1)  # accepted (caption, level) share
+    min_accepted: int = Field(0, ge=0)
+    max_steps: int | None = Field(None, ge=1)
+    evaluate_split: str = "test"
+
+
+class RunConfig(_Strict):
+    name: str = Field("corpus", pattern=r"^[A-Za-z0-9_.-]+$")
+    input: Path
+    format: str = "auto"
+    max_clips: int | None = Field(None, ge=1)
+    split: str | None = None
+    corpus_dir: Path = Path("runs/corpus")  # versions go to corpus_dir/name/vN
+    work_dir: Path = Path("runs/work")  # generation + gate intermediates (reused next run)
+    generate: GenerateConfig = Field(default_factory=GenerateConfig)
+    gate_config: Path | None = None  # default: the shipped quality/gates.yaml
+    regenerate_rounds: int = Field(2, ge=0, le=10)
+    finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
+    cron: str | None = "0 3 * * *"  # schedule of the served deployment
+    dashboard_url: str | None = None  # linked from the run's artifacts
+
+    def corpus_root(self) -> Path:
+        return self.corpus_dir / self.name
+
+
+def _resolve(base: Path, value: Path | None) -> Path | None:
+    if value is None:
+        return None
+    value = Path(value).expanduser()
+    return value if value.is_absolute() else (base / value).resolve()
+
+
+def load_run_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
+    """Read, apply dotted overrides ({"generate.model": "..."}), validate, resolve paths."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise RobustclapError(f"cannot read run config {path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise RobustclapError(f"run config {path}: expected a mapping")
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        node = raw
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    try:
+        cfg = RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise RobustclapError(f"invalid run config {path}:\n" + "\n".join(lines)) from exc
+    base = path.resolve().parent
+    cfg.input = _resolve(base, cfg.input)
+    cfg.corpus_dir = _resolve(base, cfg.corpus_dir)
+    cfg.work_dir = _resolve(base, cfg.work_dir)
+    cfg.gate_config = _resolve(base, cfg.gate_config)
+    ft = cfg.finetune
+    ft.train_config = _resolve(base, ft.train_config)
+    ft.audio_dir = _resolve(base, ft.audio_dir)
+    gen_model = Path(cfg.generate.model).expanduser()
+    if not gen_model.is_absolute() and (base / gen_model).exists():
+        cfg.generate.model = str((base / gen_model).resolve())
+    if cfg.generate.prompt_dir:
+        cfg.generate.prompt_dir = str(_resolve(base, Path(cfg.generate.prompt_dir)))
+    if cfg.generate.cache_dir:
+        cfg.generate.cache_dir = str(_resolve(base, Path(cfg.generate.cache_dir)))
+    return cfg

@@ -1,0 +1,192 @@
+"""The `paraphrase` flow: ingest → generate (a task per shard) → gate → regenerate the
+captions that failed (≤ K rounds) → publish a versioned corpus → emit a publish event.
+
+Flows only wire stages together; every stage also runs from the CLI without Prefect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
+from prefect.concurrency.sync import concurrency
+from prefect.events import emit_event
+
+from flows.config import RunConfig, load_run_config
+from flows.publish import publish
+from pipeline.generate import Generator, Shard, run_shards
+from pipeline.runner import LazyBackend, run_generate
+
+LLM_LIMIT = "robustclap-llm"  # global concurrency limit on the LLM endpoint (optional)
+PUBLISHED_EVENT = "robustclap.corpus.published"
+_ACTIVE: dict[str, tuple[Generator, list[Shard], set | None]] = {}
+_BACKENDS: dict[str, LazyBackend] = {}  # one engine per flow run, shared by its rounds
+
+
+@task(name="generate-shard", retries=1, retry_delay_seconds=10,
+      retry_condition_fn=lambda task, run, state: "EndpointUnavailable" in str(state.message))
+def generate_shard(run_key: str, index: int, shard_key: str) -> dict:
+    """One shard of captions through the LLM. Its committed Parquet file is its persisted
+    result, named by the shard's content key; a shard already committed is never submitted."""
+    gen, shards, wanted = _ACTIVE[run_key]
+    before = dict(vars(gen.stats))
+    with concurrency(LLM_LIMIT, occupy=1, strict=False):
+        run_shards([shards[index]], gen, wanted)
+    after = vars(gen.stats)
+    return {k: after[k] - before[k] for k in ("llm_calls", "cache_hits", "rows_written")}
+
+
+def _prefect_shards(shards: list[Shard], gen: Generator, wanted: set | None) -> None:
+    """Shard runner for run_generate: committed shards are counted, the rest become tasks."""
+    run_key = f"{gen.run_id}-r{gen.round}"
+    _ACTIVE[run_key] = (gen, shards, wanted)
+    try:
+        run_shards([s for s in shards if s.done], gen, wanted)
+        for s in shards:
+            if not s.done:
+                generate_shard.with_options(task_run_name=f"shard-r{gen.round}-{s.index:05d}")(
+                    run_key, s.index, s.key)
+    finally:
+        _ACTIVE.pop(run_key, None)
+
+
+def _gate_key(context, params: dict) -> str | None:
+    """Content key: every candidate shard's key + the gate config version."""
+    gen_dir, gate_dir = Path(params["gen_dir"]), Path(params["gate_dir"])
+    if not (gate_dir / "summary.json").exists():
+        return None
+    from pipeline.schema import META_EXTRA, file_metadata
+
+    h = hashlib.sha256(params["gate_version"].encode())
+    for f in sorted((gen_dir / "candidates").glob("*.parquet")):
+        h.update(f.name.encode() + file_metadata(f).get(META_EXTRA, b""))
+    return "gate-" + h.hexdigest()[:32]
+
+
+@task(name="gate", cache_key_fn=_gate_key, persist_result=True)
+def gate_task(gen_dir: str, gate_dir: str, gate_version: str, config_path: str | None,
+              cache_path: str) -> dict:
+    from quality.config import load_config
+    from quality.gate import run_gate
+
+    result = run_gate(gen_dir, gate_dir, load_config(config_path), cache_path=cache_path)
+    return {"accepted": result.accepted, "rejected": result.rejected,
+            "regenerate": result.regenerate, "gate_version": result.gate_version}
+
+
+@task(name="generate-round")
+def generate_round(rc: RunConfig, gen_dir: Path, round_: int, regenerate: Path | None,
+                   backend_key: str) -> dict:
+    return run_generate(rc.input, gen_dir, rc.generate, fmt=rc.format, split=rc.split,
+                        max_clips=rc.max_clips, regenerate=regenerate, round_=round_,
+                        shard_runner=_prefect_shards, backend=_BACKENDS[backend_key])
+
+
+def _clear_regeneration_rounds(gen_dir: Path) -> None:
+    """Rounds ≥ 1 depend on this run's gate: rebuilt (from the cache) every run."""
+    for f in (gen_dir / "candidates").glob("r*.parquet"):
+        if not f.name.startswith("r00-"):
+            f.unlink()
+
+
+@flow(name="robustclap-paraphrase", log_prints=True)
+def paraphrase_flow(config_path: str, overrides: dict | None = None) -> dict:
+    """Run the whole paraphrase pipeline for one run config and publish a corpus version."""
+    logger = get_run_logger()
+    rc = load_run_config(config_path, overrides)
+    gen_dir, gate_dir = rc.work_dir / rc.name / "generated", rc.work_dir / rc.name / "gated"
+    _clear_regeneration_rounds(gen_dir)
+    from quality.config import load_config
+
+    gate_version = load_config(rc.gate_config).version
+    cfg_path = str(rc.gate_config) if rc.gate_config else None
+    score_cache = str(rc.work_dir / rc.name / "score_cache.sqlite")
+    backend_key = str(uuid.uuid4())
+    _BACKENDS[backend_key] = LazyBackend(rc.generate, gen_dir)
+    try:
+        rounds = [generate_round(rc, gen_dir, 0, None, backend_key)]
+        gate = gate_task(str(gen_dir), str(gate_dir), gate_version, cfg_path, score_cache)
+        for r in range(1, rc.regenerate_rounds + 1):
+            if gate["regenerate"] == 0:
+                break
+            logger.info("round %d: regenerating %d (caption, level)", r, gate["regenerate"])
+            rounds.append(generate_round(rc, gen_dir, r, gate_dir / "regenerate.parquet",
+                                         backend_key))
+            gate = gate_task(str(gen_dir), str(gate_dir), gate_version, cfg_path, score_cache)
+    finally:
+        _BACKENDS.pop(backend_key).close()
+
+    first = rounds[0]
+    published = publish(rc.corpus_root(), rc.name, gen_dir, gate_dir, {
+        "source": {"input": str(rc.input), "ingest": first.get("ingest")},
+        "model": first["model"], "model_revision": first["model_revision"],
+        "prompt_versions": first.get("prompt_versions"), "gate_version": gate["gate_version"],
+        "rounds": len(rounds), "generation": [_gen_stats(m) for m in rounds],
+    })
+    _artifacts(rc, published)
+    ft = rc.finetune
+    counts = published["counts"]
+    ready = counts["pass_rate"] >= ft.min_pass_rate and counts["accepted"] >= ft.min_accepted
+    emit_event(
+        PUBLISHED_EVENT,
+        resource={"prefect.resource.id": f"robustclap.corpus.{rc.name}",
+                  "prefect.resource.name": rc.name, "robustclap.ready": str(ready).lower()},
+        payload={"manifest": published["manifest_path"], "version": published["version"],
+                 "accepted": counts["accepted"], "pass_rate": counts["pass_rate"],
+                 "config_path": str(Path(config_path).resolve())},
+    )
+    published["finetune_ready"] = ready
+    return published
+
+
+def _gen_stats(m: dict) -> dict:
+    keys = ("run_id", "round", "llm_calls", "cache_hits", "rows_written", "rows_skipped",
+            "ok_rows", "failed_rows", "prompt_tokens", "completion_tokens", "wall_s",
+            "generate_wall_s", "rows_per_s", "tokens_per_s")
+    return {k: m.get(k) for k in keys}
+
+
+def _artifacts(rc: RunConfig, published: dict) -> None:
+    counts = published["counts"]
+    gen = published["generation"]
+    wall_h = sum((g["wall_s"] or 0) for g in gen) / 3600
+    create_markdown_artifact(
+        (Path(published["path"]) / "CARD.md").read_text(), key=f"{rc.name}-card",
+        description=f"{rc.name} v{published['version']}",
+    )
+    create_table_artifact(
+        [{"metric": k, "value": v} for k, v in {
+            "captions": counts["captions"], "candidates": counts["candidates"],
+            "accepted": counts["accepted"], "pass_rate": counts["pass_rate"],
+            "llm_calls": sum(g["llm_calls"] or 0 for g in gen),
+            "completion_tokens": sum(g["completion_tokens"] or 0 for g in gen),
+            "rows_per_s": gen[0]["rows_per_s"],
+            "accepted_per_hour": round(counts["accepted"] / wall_h, 1) if wall_h else None,
+        }.items()],
+        key=f"{rc.name}-counts", description="corpus counts and throughput",
+    )
+    per_gate = [
+        {"level": lv, "gate": gate, "pass_rate": rate}
+        for lv, info in counts.get("gate_levels", {}).items()
+        for gate, rate in (info.get("pass_rate", {}) if isinstance(info, dict) else {}).items()
+    ]
+    if per_gate:
+        create_table_artifact(per_gate, key=f"{rc.name}-gates", description="pass rate per gate")
+    link = rc.dashboard_url or Path(published["path"]).resolve().as_uri()
+    create_link_artifact(link, link_text=f"{rc.name} v{published['version']}",
+                         key=f"{rc.name}-report")
+
+
+def summary_line(published: dict) -> str:
+    c = published["counts"]
+    return json.dumps({"version": published["version"], "path": published["path"],
+                       "accepted": c["accepted"], "pass_rate": c["pass_rate"],
+                       "llm_calls": sum(g["llm_calls"] or 0 for g in published["generation"])})

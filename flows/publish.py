@@ -1,0 +1,132 @@
+"""Publish a gated corpus as `<corpus>/vN/` atomically, with a manifest and a dataset card.
+
+The version is assembled in a hidden temporary folder and renamed into place in one step, so
+a reader never sees half a version; `latest` is a symlink swapped atomically afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow.compute as pc
+
+from pipeline.schema import CANDIDATES, CAPTIONS, col, read_dir, read_table
+
+VERSION_RE = re.compile(r"^v(\d+)$")
+GATE_FILES = ("accepted.parquet", "rejected.parquet", "scores.parquet", "regenerate.parquet",
+              "summary.json", "summary.md", "gate_config.yaml")
+
+
+def versions(root: Path) -> list[int]:
+    if not root.is_dir():
+        return []
+    return sorted(int(m.group(1)) for p in root.iterdir() if (m := VERSION_RE.match(p.name)))
+
+
+def latest(root: Path) -> Path | None:
+    found = versions(root)
+    return root / f"v{found[-1]}" if found else None
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)  # same filesystem: no copy of large shards
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def corpus_counts(gen_dir: Path, gate_dir: Path) -> dict:
+    """Counts the card, the event and the trigger thresholds are based on."""
+    captions = read_table(CAPTIONS, gen_dir / "captions.parquet", [col.caption_id]).num_rows
+    cands = read_dir(CANDIDATES, gen_dir / "candidates")
+    summary = json.loads((gate_dir / "summary.json").read_text())
+    accepted = summary["counts"]["accepted"]
+    regenerate = summary["counts"]["regenerate"]
+    levels = sorted(set(cands[col.level].to_pylist())) or [1, 2]
+    pairs = captions * len(levels)
+    llm_ok = pc.sum(pc.equal(cands[col.status], "ok")).as_py() or 0
+    return {
+        "captions": captions, "candidates": cands.num_rows, "llm_ok": llm_ok,
+        "llm_failed": cands.num_rows - llm_ok, "accepted": accepted,
+        "caption_levels": pairs, "caption_levels_without_paraphrase": regenerate,
+        "pass_rate": round((pairs - regenerate) / pairs, 4) if pairs else 0.0,
+        "levels": levels, "gate_levels": summary.get("levels", {}),
+    }
+
+
+def card(manifest: dict, summary_md: str) -> str:
+    c = manifest["counts"]
+    lines = [
+        f"# {manifest['name']} v{manifest['version']}",
+        "",
+        "Paraphrases of audio captions for multi-view CLAP fine-tuning (RobustCLAP). Level 1 "
+        "restructures a caption and keeps its words; level 2 restructures it and changes them.",
+        "",
+        "| | |", "|---|---|",
+        f"| source data | `{manifest['source']['input']}` |",
+        f"| model | `{manifest['model']}` (revision `{manifest['model_revision']}`) |",
+        f"| prompt versions | {manifest['prompt_versions']} |",
+        f"| gate config version | `{manifest['gate_version']}` |",
+        f"| captions | {c['captions']} |",
+        f"| candidates | {c['candidates']} (LLM ok {c['llm_ok']}, failed {c['llm_failed']}) |",
+        f"| accepted paraphrases | {c['accepted']} |",
+        f"| (caption, level) with an accepted paraphrase | {c['pass_rate']:.1%} |",
+        f"| regeneration rounds | {manifest['rounds']} |",
+        f"| created | {manifest['created']} |",
+        "",
+        "## Gate summary",
+        "",
+        summary_md,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def publish(root: Path, name: str, gen_dir: Path, gate_dir: Path, info: dict) -> dict:
+    """Write the next version and return its manifest (with `path` and `version`)."""
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".publishing-", dir=root))
+    try:
+        for fname in GATE_FILES:
+            if (gate_dir / fname).exists():
+                _link_or_copy(gate_dir / fname, tmp / fname)
+        _link_or_copy(gen_dir / "captions.parquet", tmp / "captions.parquet")
+        for shard in sorted((gen_dir / "candidates").glob("*.parquet")):
+            _link_or_copy(shard, tmp / "candidates" / shard.name)
+        for man in sorted((gen_dir / "manifests").glob("*.json")):
+            _link_or_copy(man, tmp / "generation_manifests" / man.name)
+        counts = corpus_counts(gen_dir, gate_dir)
+        summary_md = (gate_dir / "summary.md").read_text() if (gate_dir / "summary.md").exists() \
+            else ""
+        while True:  # the version number is claimed by the rename itself
+            version = (versions(root) or [0])[-1] + 1
+            manifest = {
+                "name": name, "version": version,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "counts": counts, **info,
+                "files": sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()),
+            }
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+            (tmp / "CARD.md").write_text(card(manifest, summary_md))
+            target = root / f"v{version}"
+            try:
+                os.rename(tmp, target)
+                break
+            except OSError:
+                if not target.exists():
+                    raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    link_tmp = root / f".latest-{os.getpid()}"
+    if link_tmp.is_symlink() or link_tmp.exists():
+        link_tmp.unlink()
+    os.symlink(target.name, link_tmp)
+    os.replace(link_tmp, root / "latest")
+    return {**manifest, "path": str(target), "manifest_path": str(target / "manifest.json")}
