@@ -91,6 +91,7 @@ class LevelGates(_Strict):
     content_recall_min: float | None = None
     content_recall_max: float | None = None
     content_novelty_min: float | None = None
+    content_novelty_max: float | None = None
     structure_edit_min: float | None = None
 
 
@@ -107,13 +108,15 @@ class Selection(_Strict):
 
 
 class Combined(_Strict):
-    """Penalties of the calibration's combined score (see quality/README.md)."""
+    """Penalties of the calibration's combined score (see calibrate.py and README.md)."""
 
-    role_swap: float = Field(0.2, ge=0)
-    reattachment: float = Field(0.1, ge=0)
-    order_violation: float = Field(0.1, ge=0)
-    number_mismatch: float = Field(0.1, ge=0)
-    negation_mismatch: float = Field(0.1, ge=0)
+    role_swap: float = Field(0.2, ge=0)  # per swapped pair of arguments
+    reattachment: float = Field(0.03, ge=0)  # per argument moved to another head
+    order_violation: float = Field(0.05, ge=0)  # per temporal relation broken
+    number_mismatch: float = Field(0.05, ge=0)  # per quantity lost or added ...
+    number_cap: int = Field(3, ge=0)  # ... counting at most this many
+    negation_mismatch: float = Field(0.1, ge=0)  # once, if the negations differ
+    vocabulary: float = Field(0.1, ge=0)  # times 1 - min(content recall, content precision)
 
 
 class Calibration(_Strict):

@@ -76,6 +76,10 @@ def _wording_l1(s: Scores, c: GateConfig, level: int) -> bool:
     return level == 1 and _under(s["content_recall"], c.gates.level1.content_recall_min)
 
 
+def _added_content(s: Scores, c: GateConfig, level: int) -> bool:
+    return _over(s["content_novelty"], c.level(level).content_novelty_max)
+
+
 def _restructure_l1(s: Scores, c: GateConfig, level: int) -> bool:
     return level == 1 and _under(s["structure_edit"], c.gates.level1.structure_edit_min)
 
@@ -105,6 +109,7 @@ GATES: dict[str, Check] = {
     "sbert": _sbert,
     "bertscore": _bertscore,
     "content_recall": _wording_l1,
+    "added_content": _added_content,
     "restructure": _restructure_l1,
     "vocabulary_change": _vocabulary_l2,
     "numbers": _fact("number_diff", "number_diff_max"),

@@ -59,3 +59,22 @@ def case():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory, case) -> Path:
+    """A generation folder holding the hand-written candidates as one CANDIDATES shard."""
+    from pipeline.schema import CANDIDATES, write_table
+
+    folder = tmp_path_factory.mktemp("generated")
+    write_table(CANDIDATES, case.candidate_rows(), folder / "candidates" / "part-00000.parquet")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def gated(generated, tmp_path_factory, config):
+    """One gate run over `generated` (its score cache is reused by later tests)."""
+    from quality.gate import run_gate
+
+    out = tmp_path_factory.mktemp("corpus")
+    return out, run_gate(generated, out, config)

@@ -38,20 +38,6 @@ def expectations(case) -> dict[tuple, tuple[str, str | None]]:
     return out
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory, case) -> Path:
-    folder = tmp_path_factory.mktemp("generated")
-    write_table(CANDIDATES, case.candidate_rows(), folder / "candidates" / "part-00000.parquet")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def gated(generated, tmp_path_factory):
-    out = tmp_path_factory.mktemp("corpus")
-    result = run_gate(generated, out, load_config())
-    return out, result
-
-
 def test_nothing_is_lost(gated, case):
     out, result = gated
     accepted = read_table(CORPUS, out / "accepted.parquet")
