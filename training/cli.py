@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
         """Fine-tune CLAP with the multi-view loss (L_clap + λ1·L_p1 + λ2·L_p2).
 
         One process on CPU or one GPU; for several GPUs run
-        `torchrun --nproc_per_node N -m training.train CONFIG [--resume]`.
+        `torchrun --standalone --nproc_per_node N -m training.train CONFIG [--resume]`.
         """
         from training.config import load_config
 

@@ -1,8 +1,8 @@
 """Fine-tune CLAP with the multi-view loss. Read top to bottom: setup, model, data, optimiser,
 resume, loop, export.
 
-    robustclap train --config train.yaml                      # one process, CPU or one GPU
-    torchrun --nproc_per_node 8 -m training.train train.yaml  # DDP, one process per GPU
+    robustclap train --config train.yaml                 # one process: CPU or one GPU
+    torchrun --standalone --nproc_per_node 8 -m training.train train.yaml    # DDP, 8 GPUs
 
 Gradient accumulation sums micro-batch gradients; each micro-batch is its own contrastive batch
 (its negatives are its own examples, gathered across GPUs), as in open_clip without its feature
@@ -196,15 +196,17 @@ def _train(cfg: TrainConfig, info: dist.Dist, device: torch.device, resume: bool
             sums: dict[str, float] = {}
             for micro in range(accum):
                 batch = stream.next()
+                # DDP averages gradients only on the last micro-batch of the step
                 sync = micro == accum - 1 or info.world_size == 1
-                with (contextlib.nullcontext() if sync else net.no_sync()), autocast:
-                    audio, caption, views, scale = encode_batch(
-                        net, bundle.tokenizer, batch, levels, cfg.max_text_len, device)
+                with contextlib.nullcontext() if sync else net.no_sync():
+                    with autocast:  # the towers in bf16 on GPU; the loss in fp32
+                        audio, caption, views, scale = encode_batch(
+                            net, bundle.tokenizer, batch, levels, cfg.max_text_len, device)
                     parts = loss_fn(audio, caption, batch.clip_keys.to(device), scale, views)
-                if not torch.isfinite(parts["loss"]):
-                    raise NonFiniteError(_where(parts["loss"].item(), "loss", step, batch,
-                                                last_ckpt))
-                (parts["loss"] / accum).backward()
+                    if not torch.isfinite(parts["loss"]):
+                        raise NonFiniteError(_where(parts["loss"].item(), "loss", step, batch,
+                                                    last_ckpt))
+                    (parts["loss"] / accum).backward()
                 for k, v in parts.items():
                     sums[k] = sums.get(k, 0.0) + v.item() / accum
             params = [p for p in net.parameters() if p.requires_grad]
