@@ -33,6 +33,9 @@ class RunConfig(_Strict):
     name: str = Field("corpus", pattern=r"^[A-Za-z0-9_.-]+$")
     input: Path
     format: str = "auto"
+    caption_col: str = "caption"  # generic CSV / JSONL / Parquet column mapping
+    clip_col: str = "clip_id"
+    split_col: str | None = None  # default: a column named `split` if there is one
     max_clips: int | None = Field(None, ge=1)
     split: str | None = None
     corpus_dir: Path = Path("runs/corpus")  # versions go to corpus_dir/name/vN

@@ -23,6 +23,7 @@ from prefect.events import emit_event
 from flows.config import RunConfig, load_run_config
 from flows.publish import publish
 from pipeline.generate import Generator, Shard, run_shards
+from pipeline.ingest import ColumnMapping
 from pipeline.runner import LazyBackend, run_generate
 
 LLM_LIMIT = "robustclap-llm"  # global concurrency limit on the LLM endpoint (optional)
@@ -85,7 +86,9 @@ def gate_task(gen_dir: str, gate_dir: str, gate_version: str, config_path: str |
 @task(name="generate-round")
 def generate_round(rc: RunConfig, gen_dir: Path, round_: int, regenerate: Path | None,
                    backend_key: str) -> dict:
+    mapping = ColumnMapping(rc.caption_col, rc.clip_col, rc.split_col)
     return run_generate(rc.input, gen_dir, rc.generate, fmt=rc.format, split=rc.split,
+                        mapping=mapping,
                         max_clips=rc.max_clips, regenerate=regenerate, round_=round_,
                         shard_runner=_prefect_shards, backend=_BACKENDS[backend_key])
 

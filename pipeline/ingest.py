@@ -40,7 +40,10 @@ _SPACES = re.compile(r"\s+")
 
 @dataclass
 class ColumnMapping:
-    """Which input columns hold the caption, the clip id, and optionally split / row id."""
+    """Which input columns hold the caption, the clip id, and optionally split / row id.
+
+    A column named `split` is used when no split column is given.
+    """
 
     caption: str = "caption"
     clip_id: str = "clip_id"
@@ -229,6 +232,7 @@ def _long_rows(df: Rows, fmt: str, path: Path, mapping: ColumnMapping) -> list[d
     else:
         wanted = [mapping.caption, mapping.clip_id]
         _require(df, wanted + [c for c in (mapping.split, mapping.row_id) if c], path, fmt)
+        split_col = mapping.split or ("split" if "split" in df.columns else None)
         for i, r in enumerate(recs):
             if invalid(i, r):
                 continue
@@ -236,7 +240,7 @@ def _long_rows(df: Rows, fmt: str, path: Path, mapping: ColumnMapping) -> list[d
                 "row": i, "clip": r.get(mapping.clip_id),
                 "rid": r.get(mapping.row_id) if mapping.row_id else None,
                 "value": r.get(mapping.caption),
-                "split": r.get(mapping.split) if mapping.split else None, "invalid": None,
+                "split": r.get(split_col) if split_col else None, "invalid": None,
             })
     return rows
 

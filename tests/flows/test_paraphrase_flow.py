@@ -47,6 +47,7 @@ def test_paraphrase_flow_publishes_versions_and_is_incremental(run_config, tmp_p
     card = (v1 / "CARD.md").read_text()
     assert "prompt versions" in card and manifest["gate_version"] in card
     assert first["counts"]["captions"] == 12
+    assert set(cands[col.split]) == {"train", "test"}
     assert llm_calls(first) == int((cands[col.attempt] + 1).sum())
 
     # unchanged rerun: no LLM call, a new version

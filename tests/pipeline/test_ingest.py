@@ -82,6 +82,11 @@ def test_jsonl_with_mapping_and_bad_values(tmp_path):
     assert reasons[3].startswith("invalid_json") and reasons[4].startswith("not_an_object")
 
 
+def test_a_split_column_is_used_when_present(tmp_path):
+    f = write(tmp_path / "mine.csv", "clip_id,split,caption\na,validation,Wind\nb,train,Rain\n")
+    assert list(ingest(f).captions.split) == ["val", "train"]
+
+
 def test_parquet_with_nan(tmp_path):
     df = pd.DataFrame({"clip_id": ["a", "b"], "caption": ["Wind blows", float("nan")]})
     df.to_parquet(tmp_path / "caps.parquet")
