@@ -34,10 +34,10 @@ def register(app: typer.Typer) -> None:
 
             resolve_model(rc.generate.model, rc.generate.revision)  # offline: fail at once
         from flows.finetune import finetune_flow
-        from flows.paraphrase import paraphrase_flow, summary_line
+        from flows.paraphrase import run_paraphrase, summary_line
 
         clean = {k: v for k, v in overrides.items() if v is not None}
-        published = paraphrase_flow(str(config), clean)
+        published = run_paraphrase(str(config), clean)
         typer.echo(summary_line(published))
         if rc.finetune.enabled:
             if not published["finetune_ready"]:

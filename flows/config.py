@@ -7,6 +7,7 @@ any working directory.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -45,6 +46,12 @@ class RunConfig(_Strict):
     regenerate_rounds: int = Field(2, ge=0, le=10)
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
     cron: str | None = "0 3 * * *"  # schedule of the served deployment
+    # Where shard tasks run: "thread" (this process, shares one engine) or "dask" (a Dask
+    # cluster: `dask_address` of a running scheduler, or a local cluster of `dask_workers`
+    # processes); dask needs the served backend, and a cache_dir every worker can reach.
+    task_runner: Literal["thread", "dask"] = "thread"
+    dask_address: str | None = None
+    dask_workers: int = Field(2, ge=1)
     dashboard_url: str | None = None  # linked from the run's artifacts
 
     def corpus_root(self) -> Path:

@@ -22,8 +22,12 @@ from prefect.events import emit_event
 
 from flows.config import RunConfig, load_run_config
 from flows.publish import publish
+from pipeline.cache import ResponseCache
+from pipeline.config import GenerateConfig
+from pipeline.errors import RobustclapError
 from pipeline.generate import Generator, Shard, run_shards
 from pipeline.ingest import ColumnMapping
+from pipeline.llm.served import ServedBackend
 from pipeline.runner import LazyBackend, run_generate
 
 LLM_LIMIT = "robustclap-llm"  # global concurrency limit on the LLM endpoint (optional)
@@ -83,14 +87,58 @@ def gate_task(gen_dir: str, gate_dir: str, gate_version: str, config_path: str |
             "regenerate": result.regenerate, "gate_version": result.gate_version}
 
 
-@task(name="generate-round")
+@task(name="generate-shard-remote", retries=1, retry_delay_seconds=10,
+      retry_condition_fn=lambda task, run, state: "EndpointUnavailable" in str(state.message))
+def generate_shard_remote(cfg_json: str, url: str, model: str, revision: str, run_id: str,
+                          round_: int, index: int, path: str, key: str, records: list[dict],
+                          wanted: list | None) -> dict:
+    """One shard on any worker (Dask): it builds its own client to the served endpoint and
+    opens the shared response cache, so nothing but plain data crosses the process boundary."""
+    cfg = GenerateConfig.model_validate_json(cfg_json)
+    backend = ServedBackend(url, cfg.model, cfg.api_key, cfg.concurrency, cfg.request_timeout_s,
+                            cfg.max_retries)
+    cache = ResponseCache(cfg.cache_path() / "llm-responses.sqlite")
+    try:
+        gen = Generator(cfg, backend, cache, model, revision, run_id, round_)
+        with concurrency(LLM_LIMIT, occupy=1, strict=False):
+            run_shards([Shard(index, Path(path), key, records, False)], gen,
+                       {tuple(w) for w in wanted} if wanted is not None else None)
+        return {**vars(gen.stats), "fail_reasons": dict(gen.stats.fail_reasons)}
+    finally:
+        cache.close()
+
+
+def _dask_shards(url: str):
+    """Shard runner that submits every pending shard at once to the flow's task runner."""
+
+    def runner(shards: list[Shard], gen: Generator, wanted: set | None) -> None:
+        run_shards([s for s in shards if s.done], gen, wanted)
+        futures = [
+            generate_shard_remote.with_options(task_run_name=f"shard-r{gen.round}-{s.index:05d}")
+            .submit(gen.cfg.model_dump_json(), url, gen.model_name, gen.model_revision,
+                    gen.run_id, gen.round, s.index, str(s.path), s.key, s.captions,
+                    sorted(wanted) if wanted is not None else None)
+            for s in shards if not s.done
+        ]
+        for future in futures:
+            stats = future.result()
+            for name, value in stats.items():
+                if name == "fail_reasons":
+                    gen.stats.fail_reasons.update(value)
+                else:
+                    setattr(gen.stats, name, getattr(gen.stats, name) + value)
+
+    return runner
+
+
 def generate_round(rc: RunConfig, gen_dir: Path, round_: int, regenerate: Path | None,
                    backend_key: str) -> dict:
     mapping = ColumnMapping(rc.caption_col, rc.clip_col, rc.split_col)
+    backend = _BACKENDS[backend_key]
+    runner = _prefect_shards if rc.task_runner == "thread" else _dask_shards(backend.url())
     return run_generate(rc.input, gen_dir, rc.generate, fmt=rc.format, split=rc.split,
-                        mapping=mapping,
-                        max_clips=rc.max_clips, regenerate=regenerate, round_=round_,
-                        shard_runner=_prefect_shards, backend=_BACKENDS[backend_key])
+                        mapping=mapping, max_clips=rc.max_clips, regenerate=regenerate,
+                        round_=round_, shard_runner=runner, backend=backend)
 
 
 def _clear_regeneration_rounds(gen_dir: Path) -> None:
@@ -98,6 +146,28 @@ def _clear_regeneration_rounds(gen_dir: Path) -> None:
     for f in (gen_dir / "candidates").glob("r*.parquet"):
         if not f.name.startswith("r00-"):
             f.unlink()
+
+
+def task_runner_for(rc: RunConfig):
+    """The Prefect task runner a run config asks for."""
+    if rc.task_runner == "thread":
+        return None
+    if rc.generate.backend != "served":
+        raise RobustclapError("task_runner: dask needs generate.backend: served")
+    from prefect_dask import DaskTaskRunner
+
+    if rc.dask_address:
+        return DaskTaskRunner(address=rc.dask_address)
+    return DaskTaskRunner(cluster_kwargs={"n_workers": rc.dask_workers,
+                                          "threads_per_worker": 1, "processes": True,
+                                          "host": "127.0.0.1", "dashboard_address": None})
+
+
+def run_paraphrase(config_path: str, overrides: dict | None = None) -> dict:
+    """Run the flow with the task runner its config names."""
+    runner = task_runner_for(load_run_config(config_path, overrides))
+    flow_ = paraphrase_flow.with_options(task_runner=runner) if runner else paraphrase_flow
+    return flow_(config_path, overrides)
 
 
 @flow(name="robustclap-paraphrase", log_prints=True)

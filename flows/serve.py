@@ -14,13 +14,15 @@ from prefect.events import DeploymentEventTrigger
 
 from flows.config import load_run_config
 from flows.finetune import finetune_flow
-from flows.paraphrase import PUBLISHED_EVENT, paraphrase_flow
+from flows.paraphrase import PUBLISHED_EVENT, paraphrase_flow, task_runner_for
 
 
 def deployments(config_path: str | Path):
     rc = load_run_config(config_path)
     path = str(Path(config_path).resolve())
-    paraphrase = paraphrase_flow.to_deployment(
+    runner = task_runner_for(rc)
+    flow_ = paraphrase_flow.with_options(task_runner=runner) if runner else paraphrase_flow
+    paraphrase = flow_.to_deployment(
         name=f"{rc.name}-paraphrase", cron=rc.cron, parameters={"config_path": path},
         description=f"Scheduled paraphrase regeneration of {rc.name}",
     )

@@ -98,13 +98,22 @@ class LazyBackend:
         self._stack = contextlib.ExitStack()
         self._backend = None
 
-    def generate(self, requests, on_result) -> None:
+    def _open(self):
         if self._backend is None:
             ref = resolve_model(self.cfg.model, self.cfg.revision) if not self.cfg.base_url \
                 else None
             name = ref.name if ref else self.cfg.model
             self._backend = self._stack.enter_context(open_backend(self.cfg, name, self.out_dir))
-        self._backend.generate(requests, on_result)
+        return self._backend
+
+    def url(self) -> str:
+        """The served endpoint's base URL (launching `vllm serve` if needed)."""
+        if self.cfg.base_url:
+            return self.cfg.base_url
+        return self._open().base_url
+
+    def generate(self, requests, on_result) -> None:
+        self._open().generate(requests, on_result)
 
     def close(self) -> None:
         self._stack.close()

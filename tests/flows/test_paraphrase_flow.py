@@ -92,3 +92,18 @@ def test_paraphrase_flow_on_real_captions(tmp_path, vllm_server, shared_data):
     cands = candidates(Path(published["path"]))
     assert len(cands) == 20 and set(cands[col.split]) == {"val"}
     assert os.path.islink(tmp_path / "corpus" / "clotho" / "latest")
+
+
+def test_paraphrase_flow_on_a_local_dask_cluster(run_config, tmp_path):
+    """The same flow with shard tasks on a local Dask cluster (2 worker processes) makes the
+    same candidates as the in-process thread runner."""
+    from flows.paraphrase import run_paraphrase
+
+    dask = run_paraphrase(str(run_config(name="dask", task_runner="dask", regenerate_rounds=0)))
+    local = run_paraphrase(str(run_config(name="local", regenerate_rounds=0)))
+    a, b = candidates(Path(dask["path"])), candidates(Path(local["path"]))
+    key = [col.caption_id, col.level, col.candidate]
+    a, b = a.sort_values(key).reset_index(drop=True), b.sort_values(key).reset_index(drop=True)
+    assert list(a[col.paraphrase].fillna("")) == list(b[col.paraphrase].fillna(""))
+    assert dask["generation"][0]["llm_calls"] == int((a[col.attempt] + 1).sum())
+    assert llm_calls(local) == 0  # the same cache: the second run asked nothing new
