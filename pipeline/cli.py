@@ -144,6 +144,7 @@ def tiny_model(
 
 
 def _register_stages() -> None:
+    from dashboard.cli import register as register_dashboard
     from flows.cli import register as register_flows
     from quality.cli import register as register_quality
     from training.cli import register as register_training
@@ -151,6 +152,7 @@ def _register_stages() -> None:
     register_quality(app)
     register_training(app)
     register_flows(app)
+    register_dashboard(app)
 
 
 _register_stages()

@@ -24,5 +24,10 @@ if [[ $variant == cpu ]]; then
   # torch and break `import transformers`; nothing here needs them.
   .venv/bin/python -m pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
 fi
+# The dashboard's browser test drives Debian's headless chromium (Playwright's browser download
+# does not work offline); installed only where apt-get exists and we are root.
+if ! { command -v chromium && command -v chromedriver; } >/dev/null && command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+fi
 echo "$want" > "$stamp"
 echo "robustclap installed in .venv ($variant)"

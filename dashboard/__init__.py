@@ -1,0 +1,1 @@
+"""Quality dashboard over published corpora: DuckDB queries, a local web app, a static report."""

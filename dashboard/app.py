@@ -1,0 +1,113 @@
+"""The local web app: one server-rendered page per request, filters as query parameters.
+
+A small threaded HTTP server from the standard library is enough for one user looking at a
+corpus; every request opens its own DuckDB connection (connections are not thread-safe) and
+reads the Parquet files directly, so a new version shows up without a restart.
+"""
+
+from __future__ import annotations
+
+import threading
+from html import escape
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+from dashboard import overview, page, queries
+from dashboard.corpus import list_versions, open_version
+from dashboard.queries import Filters
+from pipeline.errors import RobustclapError
+from quality.decide import ALL_GATES
+
+
+def _int(value: str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise RobustclapError(f"expected a number, got {value!r}") from exc
+
+
+def render(root: Path, params: dict[str, str]) -> str:
+    """The whole dashboard page for the given query parameters."""
+    v = open_version(root, _int(params.get("version")))
+    compare = _int(params.get("compare"))
+    gate = params.get("gate") or None
+    if gate is not None and gate not in ALL_GATES:
+        raise RobustclapError(f"unknown gate {gate!r}")
+    f = Filters(level=_int(params.get("level")), split=params.get("split") or None, gate=gate,
+                text=params.get("q") or None)
+    con = queries.connect()
+    try:
+        ov = overview.build(con, v)
+        ranges, hists = overview.distributions(con, v, ov)
+        total, rows = queries.side_by_side(con, v, f)
+        r_total, r_rows = queries.rejected_rows(con, v, f)
+        parts = [
+            f"<h1>{escape(root.name)} corpus quality</h1>",
+            page.filter_form(v.number, compare, list_versions(root), f, ALL_GATES,
+                             queries.splits(con, v)),
+            page.overview(ov), page.distributions(ov, ranges, hists),
+            page.examples(total, rows, r_total, r_rows),
+        ]
+        if compare is not None and compare != v.number:
+            old = open_version(root, compare)
+            counts, changes = queries.status_changes(con, old, v)
+            parts.append(page.drift(old.number, v.number, queries.pass_rates(con, old),
+                                    ov.pass_rates, queries.score_quantiles(con, old),
+                                    queries.score_quantiles(con, v), counts, changes))
+        parts.append(page.training(v.evaluation()))
+    finally:
+        con.close()
+    return page.document(f"{root.name} v{v.number}", "".join(parts))
+
+
+def make_handler(root: Path) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            url = urlparse(self.path)
+            if url.path == "/healthz":
+                self._send(HTTPStatus.OK, "ok", "text/plain")
+                return
+            if url.path != "/":
+                self._send(HTTPStatus.NOT_FOUND, "not found", "text/plain")
+                return
+            params = {k: v[-1] for k, v in parse_qs(url.query).items()}
+            try:
+                body = render(root, params)
+            except RobustclapError as exc:
+                self._send(HTTPStatus.BAD_REQUEST,
+                           page.document("error", f"<p class=error>{escape(str(exc))}</p>"))
+                return
+            self._send(HTTPStatus.OK, body)
+
+        def _send(self, code: HTTPStatus, body: str, ctype: str = "text/html") -> None:
+            data = body.encode("utf-8")
+            self.send_response(code)
+            self.send_header("Content-Type", f"{ctype}; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            return  # one line per request would drown the terminal
+
+    return Handler
+
+
+def make_server(root: Path, host: str = "127.0.0.1", port: int = 8501) -> ThreadingHTTPServer:
+    """Bind (port 0 = any free port); check the corpus first so a typo fails at once."""
+    open_version(root)
+    server = ThreadingHTTPServer((host, port), make_handler(Path(root)))
+    server.daemon_threads = True
+    return server
+
+
+def serve_in_thread(root: Path, host: str = "127.0.0.1", port: int = 0
+                    ) -> tuple[ThreadingHTTPServer, str]:
+    """Start in a background thread (tests, notebooks); returns the server and its URL."""
+    server = make_server(root, host, port)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://{host}:{server.server_address[1]}/"

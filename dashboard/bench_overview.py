@@ -1,0 +1,70 @@
+"""Time to the overview on a generated corpus of 1,000,000 candidate rows.
+
+    python -m dashboard.bench_overview /tmp/bench-corpus [--rows 1000000]
+
+Generates the corpus once (kept for re-runs), then times, each on a fresh DuckDB connection as
+a page request would: the overview queries, the distributions, and the whole dashboard page
+(overview + distributions + both example tables) as served to the browser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from dashboard import overview, queries
+from dashboard.app import render
+from dashboard.corpus import list_versions, open_version
+from dashboard.synthetic import write_version
+
+
+def _timed(fn) -> float:  # noqa: ANN001 - any zero-argument callable
+    start = time.perf_counter()
+    fn()
+    return round(time.perf_counter() - start, 3)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("root", type=Path, help="corpus folder (created when absent)")
+    ap.add_argument("--rows", type=int, default=1_000_000, help="candidate rows")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    n_captions = args.rows // 4  # 2 levels x 2 candidates
+    gen_s = None
+    if not list_versions(args.root):
+        gen_s = _timed(lambda: write_version(args.root, 1, n_captions, seed=0))
+    v = open_version(args.root)
+
+    def overview_only() -> None:
+        con = queries.connect()
+        try:
+            overview.build(con, v)
+        finally:
+            con.close()
+
+    def overview_and_distributions() -> None:
+        con = queries.connect()
+        try:
+            overview.distributions(con, v, overview.build(con, v))
+        finally:
+            con.close()
+
+    result = {
+        "candidate_rows": queries.counts(queries.connect(), v)["candidates"],
+        "generate_s": gen_s,
+        "overview_s": [_timed(overview_only) for _ in range(args.repeat)],
+        "overview_and_distributions_s": [_timed(overview_and_distributions)
+                                         for _ in range(args.repeat)],
+        "full_page_s": [_timed(lambda: render(args.root, {})) for _ in range(args.repeat)],
+        "full_page_filtered_s": [_timed(lambda: render(args.root, {"level": "1", "gate": "sbert",
+                                                                   "q": "dog"}))
+                                 for _ in range(args.repeat)],
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""`robustclap dashboard` and `robustclap report`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def dashboard(
+        corpus_dir: Annotated[Path, typer.Argument(help="corpus folder holding v1, v2, ... (e.g. runs/corpus/NAME)")],
+        port: Annotated[int, typer.Option(help="port (0 = any free port)")] = 8501,
+        host: Annotated[str, typer.Option(help="address to bind; the default keeps it local")] = "127.0.0.1",
+    ) -> None:
+        """Serve the quality dashboard of a published corpus until Ctrl-C."""
+        from dashboard.app import make_server
+
+        server = make_server(corpus_dir, host, port)
+        typer.echo(f"dashboard of {corpus_dir} on http://{host}:{server.server_address[1]}/",
+                   err=True)
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
+
+    @app.command()
+    def report(
+        corpus_dir: Annotated[Path, typer.Argument(help="corpus folder holding v1, v2, ...")],
+        out: Annotated[Path, typer.Option(help="HTML file to write")] = Path("report.html"),
+        version: Annotated[int | None, typer.Option(help="version number (default: latest)")] = None,
+    ) -> None:
+        """Write the overview of a corpus version as one self-contained HTML file."""
+        from dashboard.report import write_report
+
+        typer.echo(str(write_report(corpus_dir, out, version)))

@@ -1,0 +1,88 @@
+"""The overview of one version: SQL counts plus the generation manifests' timings.
+
+Shared by the web app and the static report so both show exactly the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from dashboard import queries
+from dashboard.corpus import Version
+from pipeline.schema import col
+
+
+@dataclass
+class Overview:
+    version: int
+    counts: dict[str, int]
+    candidates_per_level: dict[int, int]
+    accepted_per_level: dict[int, int]
+    pass_rates: dict[int, dict[str, float | None]]
+    failed_by_reason: list[tuple[str, int]]
+    throughput: dict[str, float | None]
+    thresholds: dict[str, dict[int, list[float]]] = field(default_factory=dict)
+
+
+def throughput(manifests: list[dict[str, Any]], accepted: int) -> dict[str, float | None]:
+    """Rows/s and completion tokens/s over every generation round (the generation manifest's
+    own definitions, over generate_wall_s), and accepted paraphrases per hour of total wall
+    time (engine start included: that is what a run costs)."""
+    wall = sum(float(m.get("wall_s") or 0) for m in manifests)
+    gen_wall = sum(float(m.get("generate_wall_s") or m.get("wall_s") or 0) for m in manifests)
+    rows = sum(int(m.get("rows_written") or 0) for m in manifests)
+    tokens = sum(int(m.get("completion_tokens") or 0) for m in manifests)
+    return {
+        "rounds": float(len(manifests)),
+        "llm_calls": float(sum(int(m.get("llm_calls") or 0) for m in manifests)),
+        "wall_s": wall or None,
+        "rows_per_s": rows / gen_wall if gen_wall else None,
+        "tokens_per_s": tokens / gen_wall if gen_wall else None,
+        "accepted_per_hour": accepted / (wall / 3600) if wall else None,
+    }
+
+
+def thresholds(gate_config: dict[str, Any]) -> dict[str, dict[int, list[float]]]:
+    """The configured limits of each distribution score per level (null = gate off)."""
+    gates = gate_config.get("gates", {}) or {}
+    deg, l1, l2 = (gates.get(k, {}) or {} for k in ("degenerate", "level1", "level2"))
+    spec: dict[str, dict[int, list[Any]]] = {
+        col.sbert_cos: {1: [l1.get("sbert_min")], 2: [l2.get("sbert_min")]},
+        col.bertscore_f1: {1: [l1.get("bertscore_f1_min")], 2: [l2.get("bertscore_f1_min")]},
+        col.content_recall: {1: [l1.get("content_recall_min")],
+                             2: [l2.get("content_recall_max")]},
+        col.content_novelty: {1: [l1.get("content_novelty_max")],
+                              2: [l2.get("content_novelty_min")]},
+        col.length_ratio: {lv: [deg.get("length_ratio_min"), deg.get("length_ratio_max")]
+                           for lv in (1, 2)},
+    }
+    return {score: {lv: [float(x) for x in xs if x is not None] for lv, xs in per.items()}
+            for score, per in spec.items()}
+
+
+def build(con: duckdb.DuckDBPyConnection, v: Version) -> Overview:
+    counts = queries.counts(con, v)
+    return Overview(
+        version=v.number,
+        counts=counts,
+        candidates_per_level=queries.candidates_per_level(con, v),
+        accepted_per_level=queries.accepted_per_level(con, v),
+        pass_rates=queries.pass_rates(con, v),
+        failed_by_reason=queries.failed_by_reason(con, v),
+        throughput=throughput(v.generation_manifests(), counts["accepted"]),
+        thresholds=thresholds(v.gate_config()),
+    )
+
+
+def distributions(con: duckdb.DuckDBPyConnection, v: Version, ov: Overview, bins: int = 30
+                  ) -> tuple[dict[str, tuple[float, float]], dict]:
+    """Histogram ranges (widened to include every threshold, so each line is drawn) and counts."""
+    ranges = queries.score_ranges(con, v)
+    for score, (lo, hi) in list(ranges.items()):
+        lims = [x for xs in ov.thresholds.get(score, {}).values() for x in xs]
+        lo, hi = min([lo, *lims]), max([hi, *lims])
+        ranges[score] = (lo, hi if hi > lo else lo + 1.0)
+    return ranges, queries.histograms(con, v, ranges, bins)

@@ -1,0 +1,309 @@
+"""Every number the dashboard shows, as SQL over a version's Parquet files.
+
+Each function takes a DuckDB connection and parameters and returns small Python values: the
+aggregation happens in DuckDB, so a corpus of millions of rows is never loaded into pandas.
+Values always travel as bound parameters; only column names from `pipeline.schema.col` and
+fixed keywords are written into the SQL text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from dashboard.corpus import Version
+from pipeline.schema import col, status
+from quality.decide import ALL_GATES, EMPTY, GENERATION_FAILED
+
+# Scores drawn as distributions: (column, label).
+DIST_SCORES: tuple[tuple[str, str], ...] = (
+    (col.sbert_cos, "SBERT cosine"),
+    (col.bertscore_f1, "BERTScore F1"),
+    (col.content_recall, "content-word recall"),
+    (col.content_novelty, "new-word share"),
+    (col.length_ratio, "length ratio"),
+)
+KEY = f"{col.caption_id}, {col.level}, {col.candidate}"
+DRIFT_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """An in-memory connection; DuckDB connections are not shared between threads."""
+    return duckdb.connect(database=":memory:")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The example tables' filters; None means no filter."""
+
+    level: int | None = None
+    split: str | None = None
+    gate: str | None = None
+    text: str | None = None
+    limit: int = 50
+
+
+def counts(con: duckdb.DuckDBPyConnection, v: Version) -> dict[str, int]:
+    """Captions in, candidates, LLM ok/failed, tokens, accepted."""
+    captions = con.execute("SELECT count(*) FROM read_parquet(?)", [v.captions]).fetchone()[0]
+    out = {"captions": captions, "candidates": 0, "llm_ok": 0, "llm_failed": 0,
+           "prompt_tokens": 0, "completion_tokens": 0}
+    if v.has_candidates():
+        row = con.execute(
+            f"SELECT count(*), count(*) FILTER ({col.status} = ?), "
+            f"count(*) FILTER ({col.status} <> ?), coalesce(sum({col.prompt_tokens}), 0), "
+            f"coalesce(sum({col.completion_tokens}), 0) FROM read_parquet(?)",
+            [status.ok, status.ok, v.candidates],
+        ).fetchone()
+        out.update(zip(("candidates", "llm_ok", "llm_failed", "prompt_tokens",
+                        "completion_tokens"), map(int, row), strict=True))
+    out["accepted"] = con.execute(
+        "SELECT count(*) FROM read_parquet(?)", [v.accepted]).fetchone()[0]
+    return out
+
+
+def accepted_per_level(con: duckdb.DuckDBPyConnection, v: Version) -> dict[int, int]:
+    rows = con.execute(
+        f"SELECT {col.level}, count(*) FROM read_parquet(?) GROUP BY 1 ORDER BY 1", [v.accepted]
+    ).fetchall()
+    return {int(lv): int(n) for lv, n in rows}
+
+
+def candidates_per_level(con: duckdb.DuckDBPyConnection, v: Version) -> dict[int, int]:
+    rows = con.execute(
+        f"SELECT {col.level}, count(*) FROM read_parquet(?) GROUP BY 1 ORDER BY 1", [v.scores]
+    ).fetchall()
+    return {int(lv): int(n) for lv, n in rows}
+
+
+def failed_by_reason(con: duckdb.DuckDBPyConnection, v: Version) -> list[tuple[str, int]]:
+    """Failed LLM rows by fail_reason, most frequent first."""
+    if not v.has_candidates():
+        return []
+    rows = con.execute(
+        f"SELECT coalesce({col.fail_reason}, 'unknown'), count(*) FROM read_parquet(?) "
+        f"WHERE {col.status} <> ? GROUP BY 1 ORDER BY 2 DESC, 1", [v.candidates, status.ok]
+    ).fetchall()
+    return [(str(r), int(n)) for r, n in rows]
+
+
+def pass_rates(con: duckdb.DuckDBPyConnection, v: Version) -> dict[int, dict[str, float | None]]:
+    """Share of candidates passing each gate, per level (same definition as the gate summary:
+    generation failures and empty outputs over all candidates, other gates over scored ones)."""
+    base = (
+        f"SELECT {col.level} AS lv, {col.failed_gates} AS fg, "
+        f"coalesce({col.failed_gates}[1] NOT IN (?, ?), true) AS scored FROM read_parquet(?)"
+    )
+    params = [GENERATION_FAILED, EMPTY, v.scores]
+    totals = con.execute(
+        f"SELECT lv, count(*), count(*) FILTER (scored) FROM ({base}) GROUP BY 1", params
+    ).fetchall()
+    fails = con.execute(
+        f"SELECT lv, g, count(*) FROM (SELECT lv, unnest(fg) AS g FROM ({base})) GROUP BY 1, 2",
+        params,
+    ).fetchall()
+    failed = {(int(lv), str(g)): int(n) for lv, g, n in fails}
+    out: dict[int, dict[str, float | None]] = {}
+    for lv, n_all, n_scored in sorted(totals):
+        rates: dict[str, float | None] = {}
+        for gate in ALL_GATES:
+            n = n_all if gate in (GENERATION_FAILED, EMPTY) else n_scored
+            rates[gate] = None if n == 0 else 1 - failed.get((int(lv), gate), 0) / n
+        out[int(lv)] = rates
+    return out
+
+
+def score_ranges(con: duckdb.DuckDBPyConnection, v: Version) -> dict[str, tuple[float, float]]:
+    """Min and max of every distribution score (None when nothing was scored)."""
+    cols = [c for c, _ in DIST_SCORES]
+    exprs = ", ".join(f"min({c}) FILTER (NOT isnan({c})), max({c}) FILTER (NOT isnan({c}))"
+                      for c in cols)
+    row = con.execute(f"SELECT {exprs} FROM read_parquet(?)", [v.scores]).fetchone()
+    return {c: (row[2 * i], row[2 * i + 1]) for i, c in enumerate(cols)
+            if row[2 * i] is not None}
+
+
+def histograms(con: duckdb.DuckDBPyConnection, v: Version,
+               ranges: dict[str, tuple[float, float]], bins: int = 30
+               ) -> dict[str, dict[int, dict[str, list[int]]]]:
+    """Per score and level, counts per bin of accepted and of rejected candidates.
+
+    Bin i covers [lo + i*w, lo + (i+1)*w) with w = (hi - lo) / bins; the top edge falls in the
+    last bin. One scan of scores.parquet for all scores (UNPIVOT), joined with accepted.
+    """
+    if not ranges:
+        return {}
+    names = list(ranges)
+    values_sql = ", ".join("(?, ?, ?)" for _ in names)
+    params: list[Any] = []
+    for name in names:
+        lo, hi = ranges[name]
+        params += [name, float(lo), (float(hi) - float(lo)) / bins or 1.0]
+    sql = f"""
+        WITH acc AS (SELECT {KEY} FROM read_parquet(?)),
+        s AS (
+            SELECT sc.{col.level} AS lv, acc.{col.caption_id} IS NOT NULL AS ok,
+                   {", ".join(f"sc.{n}" for n in names)}
+            FROM read_parquet(?) sc LEFT JOIN acc USING ({KEY})
+        ),
+        u AS (UNPIVOT s ON {", ".join(names)} INTO NAME score VALUE x),
+        r AS (SELECT * FROM (VALUES {values_sql}) t(score, lo, w))
+        SELECT u.score, lv, ok,
+               CAST(least(greatest(floor((x - r.lo) / r.w), 0), ?) AS INTEGER) AS b, count(*)
+        FROM u JOIN r ON u.score = r.score
+        WHERE NOT isnan(x)
+        GROUP BY ALL
+    """
+    rows = con.execute(sql, [v.accepted, v.scores, *params, bins - 1]).fetchall()
+    out: dict[str, dict[int, dict[str, list[int]]]] = {}
+    for score, lv, ok, b, n in rows:
+        per = out.setdefault(score, {}).setdefault(
+            int(lv), {"accepted": [0] * bins, "rejected": [0] * bins})
+        per["accepted" if ok else "rejected"][b] += int(n)
+    return out
+
+
+def _text_filter(f: Filters, fields: list[str]) -> tuple[str, list[Any]]:
+    if not f.text:
+        return "", []
+    parts = " OR ".join(f"contains(lower(coalesce({x}, '')), lower(?))" for x in fields)
+    return f" AND ({parts})", [f.text] * len(fields)
+
+
+def side_by_side(con: duckdb.DuckDBPyConnection, v: Version, f: Filters
+                 ) -> tuple[int, list[dict[str, Any]]]:
+    """Original caption beside its best (rank 0) level-1 and level-2 paraphrase.
+
+    Level filter: captions with an accepted paraphrase of that level. Gate filter: captions
+    with at least one candidate (of the filtered level) that failed that gate.
+    """
+    where, params = "", [v.accepted]
+    if f.split:
+        where += f" AND {col.split} = ?"
+        params.append(f.split)
+    having = ""
+    if f.level is not None:
+        having = f" AND l{int(f.level)} IS NOT NULL" if f.level in (1, 2) else " AND false"
+    text_sql, text_params = _text_filter(f, [col.caption, "l1", "l2"])
+    gate_sql, gate_params = "", []
+    if f.gate:
+        lv_sql = f" AND {col.level} = ?" if f.level is not None else ""
+        gate_sql = (f" AND {col.caption_id} IN (SELECT {col.caption_id} FROM read_parquet(?) "
+                    f"WHERE list_contains({col.failed_gates}, ?){lv_sql})")
+        gate_params = [v.scores, f.gate] + ([f.level] if f.level is not None else [])
+    sql = f"""
+        WITH p AS (
+            SELECT {col.caption_id}, any_value({col.split}) AS {col.split},
+                   any_value({col.caption}) AS {col.caption},
+                   max({col.paraphrase}) FILTER ({col.level} = 1) AS l1,
+                   max({col.paraphrase}) FILTER ({col.level} = 2) AS l2
+            FROM read_parquet(?) WHERE {col.rank} = 0{where}
+            GROUP BY {col.caption_id}
+        )
+        SELECT {col.caption_id}, {col.split}, {col.caption}, l1, l2, count(*) OVER () AS total
+        FROM p WHERE true{having}{text_sql}{gate_sql}
+        ORDER BY {col.caption_id} LIMIT ?
+    """
+    cur = con.execute(sql, [*params, *text_params, *gate_params, f.limit])
+    return _rows_with_total(cur)
+
+
+def rejected_rows(con: duckdb.DuckDBPyConnection, v: Version, f: Filters
+                  ) -> tuple[int, list[dict[str, Any]]]:
+    """Rejected candidates with the reason (first failed gate) and every failed gate."""
+    where, params = "", [v.rejected]
+    if f.level is not None:
+        where += f" AND {col.level} = ?"
+        params.append(f.level)
+    if f.split:
+        where += f" AND {col.split} = ?"
+        params.append(f.split)
+    if f.gate:
+        where += f" AND list_contains({col.failed_gates}, ?)"
+        params.append(f.gate)
+    text_sql, text_params = _text_filter(f, [col.caption, col.paraphrase])
+    sql = f"""
+        SELECT {col.caption_id}, {col.split}, {col.level}, {col.candidate}, {col.caption},
+               {col.paraphrase}, {col.reason}, array_to_string({col.failed_gates}, ', ')
+                   AS {col.failed_gates}, {col.fail_reason}, count(*) OVER () AS total
+        FROM read_parquet(?) WHERE true{where}{text_sql}
+        ORDER BY {col.caption_id}, {col.level}, {col.candidate} LIMIT ?
+    """
+    cur = con.execute(sql, [*params, *text_params, f.limit])
+    return _rows_with_total(cur)
+
+
+def _rows_with_total(cur: duckdb.DuckDBPyConnection) -> tuple[int, list[dict[str, Any]]]:
+    names = [d[0] for d in cur.description]
+    rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    total = int(rows[0].pop("total")) if rows else 0
+    for r in rows:
+        r.pop("total", None)
+    return total, rows
+
+
+def splits(con: duckdb.DuckDBPyConnection, v: Version) -> list[str]:
+    rows = con.execute(
+        f"SELECT DISTINCT {col.split} FROM read_parquet(?) ORDER BY 1", [v.captions]).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def score_quantiles(con: duckdb.DuckDBPyConnection, v: Version
+                    ) -> dict[tuple[str, int], dict[str, float | None]]:
+    """Count, mean and quantiles of every distribution score per level (for drift)."""
+    qs = ", ".join(str(q) for q in DRIFT_QUANTILES)
+    parts = ", ".join(
+        f"count({c}) FILTER (NOT isnan({c})), avg({c}) FILTER (NOT isnan({c})), "
+        f"quantile_cont({c}, [{qs}]) FILTER (NOT isnan({c}))" for c, _ in DIST_SCORES)
+    rows = con.execute(
+        f"SELECT {col.level}, {parts} FROM read_parquet(?) GROUP BY 1 ORDER BY 1", [v.scores]
+    ).fetchall()
+    out: dict[tuple[str, int], dict[str, float | None]] = {}
+    for lv, *vals in rows:
+        for i, (c, _) in enumerate(DIST_SCORES):
+            n, mean, q = vals[3 * i: 3 * i + 3]
+            stats: dict[str, float | None] = {"n": n, "mean": mean}
+            for qq, x in zip(DRIFT_QUANTILES, q or [None] * len(DRIFT_QUANTILES), strict=True):
+                stats[f"q{int(qq * 100):02d}"] = x
+            out[(c, int(lv))] = stats
+    return out
+
+
+def status_changes(con: duckdb.DuckDBPyConnection, old: Version, new: Version, limit: int = 50
+                   ) -> tuple[dict[tuple[str, str], int], list[dict[str, Any]]]:
+    """(caption, level) pairs whose status differs between two versions.
+
+    Status per version: accepted (has an accepted paraphrase), rejected (candidates but none
+    accepted) or absent. Returns counts per (old status, new status) and the first rows.
+    """
+    def status_of(tag: str) -> str:
+        return f"""{tag} AS (
+            SELECT p.{col.caption_id}, p.{col.level},
+                   CASE WHEN a.{col.caption_id} IS NULL THEN 'rejected' ELSE 'accepted' END AS st
+            FROM (SELECT DISTINCT {col.caption_id}, {col.level} FROM read_parquet(?)) p
+            LEFT JOIN (SELECT DISTINCT {col.caption_id}, {col.level} FROM read_parquet(?)) a
+            USING ({col.caption_id}, {col.level}))"""
+    sql = f"""
+        WITH {status_of('o')}, {status_of('n')},
+        d AS (
+            SELECT {col.caption_id}, {col.level}, coalesce(o.st, 'absent') AS old_status,
+                   coalesce(n.st, 'absent') AS new_status
+            FROM o FULL JOIN n USING ({col.caption_id}, {col.level})
+            WHERE o.st IS DISTINCT FROM n.st
+        )
+    """
+    params = [old.scores, old.accepted, new.scores, new.accepted]
+    agg = con.execute(sql + " SELECT old_status, new_status, count(*) FROM d GROUP BY 1, 2",
+                      params).fetchall()
+    rows = con.execute(
+        sql + f""" SELECT d.*, c.{col.caption}
+        FROM d LEFT JOIN (SELECT {col.caption_id}, any_value({col.caption}) AS {col.caption}
+                          FROM read_parquet(?) GROUP BY 1) c USING ({col.caption_id})
+        ORDER BY {col.caption_id}, {col.level} LIMIT ?""",
+        [*params, new.captions, limit],
+    )
+    names = [x[0] for x in rows.description]
+    return ({(str(a), str(b)): int(n) for a, b, n in agg},
+            [dict(zip(names, r, strict=True)) for r in rows.fetchall()])
