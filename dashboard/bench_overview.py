@@ -1,10 +1,11 @@
 """Time to the overview on a generated corpus of 1,000,000 candidate rows.
 
-    python -m dashboard.bench_overview /tmp/bench-corpus [--rows 1000000]
+    python -m dashboard.bench_overview /tmp/bench-corpus [--rows 1000000] [--compare]
 
 Generates the corpus once (kept for re-runs), then times, each on a fresh DuckDB connection as
 a page request would: the overview queries, the distributions, and the whole dashboard page
-(overview + distributions + both example tables) as served to the browser.
+(overview + distributions + both example tables) as served to the browser, and with
+--compare the page with the drift section between two 1M-row versions.
 """
 
 from __future__ import annotations
@@ -31,11 +32,15 @@ def main() -> None:
     ap.add_argument("root", type=Path, help="corpus folder (created when absent)")
     ap.add_argument("--rows", type=int, default=1_000_000, help="candidate rows")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--compare", action="store_true",
+                    help="also write a second version and time the page with drift v1 -> v2")
     args = ap.parse_args()
     n_captions = args.rows // 4  # 2 levels x 2 candidates
     gen_s = None
     if not list_versions(args.root):
         gen_s = _timed(lambda: write_version(args.root, 1, n_captions, seed=0))
+    if args.compare and len(list_versions(args.root)) < 2:
+        write_version(args.root, 2, n_captions, seed=1, shift=0.03)
     v = open_version(args.root)
 
     def overview_only() -> None:
@@ -63,6 +68,10 @@ def main() -> None:
                                                                    "q": "dog"}))
                                  for _ in range(args.repeat)],
     }
+    if args.compare:
+        result["full_page_with_drift_s"] = [
+            _timed(lambda: render(args.root, {"version": str(v.number), "compare": "1"}))
+            for _ in range(args.repeat)]
     print(json.dumps(result, indent=2))
 
 
