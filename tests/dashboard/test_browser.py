@@ -96,6 +96,17 @@ def test_dashboard_renders_and_filters(browser, corpus: Path, tmp_path: Path) ->
         side = _rows(browser, "examples-table")
         assert side != examples and all("rain" in r.lower() for r in side)
 
+        # drift: compare with v1 (the filters stay in the form)
+        assert not browser.find_elements(By.ID, "drift")
+        Select(browser.find_element(By.NAME, "compare")).select_by_value("1")
+        old = browser.find_element(By.ID, "examples-table")
+        browser.find_element(By.CSS_SELECTOR, "#filters button").click()
+        wait.until(ec.staleness_of(old))
+        wait.until(ec.presence_of_element_located((By.ID, "drift")))
+        assert "Drift v1 → v2" in browser.find_element(By.ID, "drift").text
+        assert _rows(browser, "drift-changes") and _rows(browser, "drift-scores")
+        assert "gate=sbert" in browser.current_url and "compare=1" in browser.current_url
+
         shot = tmp_path / "dashboard.png"
         assert browser.save_screenshot(str(shot))
         assert shot.stat().st_size > 10_000
