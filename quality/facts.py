@@ -140,7 +140,7 @@ def _role(tok: Token) -> tuple[Token, str] | None:
 
 
 def _word(tok: Token) -> str:
-    return tok.lower_ if tok.pos_ == "PRON" else lemma(tok)
+    return lemma(tok)  # pronouns too: "him" -> "he", so "he calls her" / "she calls him" swap
 
 
 @dataclass(frozen=True)

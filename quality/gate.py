@@ -11,7 +11,7 @@ regeneration round wrote them, are decided together, with their scores read from
 
 from __future__ import annotations
 
-import json
+import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -72,13 +72,18 @@ def candidate_files(input_dir: Path) -> list[Path]:
 
 
 def _connect(tmp_dir: Path, memory_limit: str) -> Any:
+    """DuckDB with a memory limit: sorts larger than it spill to `tmp_dir`."""
     import duckdb
 
     con = duckdb.connect()
-    con.execute(f"SET memory_limit = '{memory_limit}'")
+    try:
+        con.execute("SET memory_limit = ?", [memory_limit])
+    except duckdb.Error as exc:
+        con.close()
+        raise RobustclapError(f"invalid memory limit {memory_limit!r} (e.g. 1GB): {exc}") from exc
     con.execute("SET threads = 2")
     con.execute("SET preserve_insertion_order = false")
-    con.execute(f"SET temp_directory = '{tmp_dir.as_posix()}'")
+    con.execute("SET temp_directory = ?", [tmp_dir.as_posix()])
     return con
 
 
@@ -179,6 +184,15 @@ def run_gate(input_dir: str | Path, out_dir: str | Path, config: GateConfig,
     tmp = out_dir / ".duckdb_tmp"
     tmp.mkdir(exist_ok=True)
     con = _connect(tmp, memory_limit)
+    try:
+        return _run(con, files, input_dir, out_dir, config, cache_path, batch_rows, log)
+    finally:
+        con.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(con: Any, files: list[str], input_dir: Path, out_dir: Path, config: GateConfig,
+         cache_path: str | Path | None, batch_rows: int, log: Log) -> GateResult:
     total, distinct = con.execute(
         f"SELECT count(*), count(DISTINCT ({col.caption_id}, {col.level}, {col.candidate})) "
         "FROM read_parquet(?)", [files],
@@ -211,7 +225,6 @@ def run_gate(input_dir: str | Path, out_dir: str | Path, config: GateConfig,
             result.regenerate = regenerate.rows
         result.scores_computed = scoring.computed
         cache_stats = cache.stats
-    con.close()
     (out_dir / CONFIG_FILE).write_text(
         f"# gate version {version}\n" + yaml.safe_dump(config.model_dump(mode="json"),
                                                        sort_keys=False),
@@ -219,7 +232,6 @@ def run_gate(input_dir: str | Path, out_dir: str | Path, config: GateConfig,
     )
     result.summary = write_summary(out_dir, out_dir / SCORES_FILE, tally, result, score_columns,
                                    {"hits": cache_stats.hits, "misses": cache_stats.misses})
-    tmp.rmdir()
     log(f"gate {version}: {result.accepted} accepted, {result.rejected} rejected, "
         f"{result.regenerate} (caption, level) to regenerate")
     return result
@@ -250,7 +262,3 @@ def _write_group(group: list[Candidate], levels: list[int], version: str,
     rejected.write(rej)
     scores.write(sco)
     regenerate.write([{col.caption_id: caption_id, col.level: lv} for lv in missing])
-
-
-def summary_json(out_dir: Path) -> dict[str, Any]:
-    return json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))

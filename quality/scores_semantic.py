@@ -21,6 +21,9 @@ from quality.config import BertScoreConfig, SbertConfig
 from quality.text import text_key
 
 PACKAGED = "packaged"
+# Code versions, part of the cache identities: bump when a change alters stored scores.
+SBERT_VERSION = 1
+BERTSCORE_VERSION = 1
 PACKAGED_LAYERS = 6  # MiniLM-L6 has six layers; bert-score needs the number for unknown models
 
 
@@ -150,7 +153,7 @@ class SbertScorer:
 
     def __init__(self, encoder: SbertEncoder) -> None:
         self.encoder = encoder
-        self.identity = f"{encoder.identity}|cos|v1"
+        self.identity = f"{encoder.identity}|cos|v{SBERT_VERSION}"
 
     def compute(self, pairs: Sequence[tuple[str, str]]) -> list[Payload]:
         vecs = self.encoder.embed([t for pair in pairs for t in pair])
@@ -172,7 +175,8 @@ class BertScoreScorer:
         if layers is None and config.model == PACKAGED:
             layers = PACKAGED_LAYERS
         self.num_layers = layers
-        self.identity = f"bertscore:{model_label(config.model)}:L{layers or 'default'}|v1"
+        label = f"{model_label(config.model)}:L{layers or 'default'}"
+        self.identity = f"bertscore:{label}|v{BERTSCORE_VERSION}"
         self.n_pairs = 0  # pairs actually scored by the model
         self._scorer: Any = None
 

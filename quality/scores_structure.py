@@ -20,6 +20,12 @@ from quality.nlp import parse
 from quality.scores_semantic import encoder_vocab, model_label
 from quality.text import words
 
+# Code versions, part of each scorer's cache identity: bump one whenever a change to its code
+# (lexical.py / facts.py, or degenerate.py) can change a stored score, so old cache entries
+# are not reused.
+STRUCTURE_VERSION = 2
+SURFACE_VERSION = 1
+
 
 def _package_version(name: str) -> str:
     try:
@@ -41,7 +47,8 @@ class StructureScorer:
         self.config = config
         self.aligner = aligner
         spacy_id = f"{config.spacy_model}@{_package_version(config.spacy_model)}"
-        self.identity = f"structure:{spacy_id}|align:{aligner_identity}@{config.align_min_sim}|v1"
+        align = f"{aligner_identity}@{config.align_min_sim}"
+        self.identity = f"structure:{spacy_id}|align:{align}|v{STRUCTURE_VERSION}"
         self.n_texts = 0  # texts actually parsed
 
     def compute(self, pairs: Sequence[tuple[str, str]]) -> list[Payload]:
@@ -97,7 +104,7 @@ class SurfaceScorer:
             [*config.meta_patterns, "--", *config.echo_patterns, "--", prompt_text]
         )
         digest = hashlib.sha256(patterns.encode()).hexdigest()[:12]
-        self.identity = f"surface:{model_label(vocab_model)}|patterns:{digest}|v1"
+        self.identity = f"surface:{model_label(vocab_model)}|patterns:{digest}|v{SURFACE_VERSION}"
 
     def compute(self, pairs: Sequence[tuple[str, str]]) -> list[Payload]:
         vocab = encoder_vocab(self.vocab_model)

@@ -178,3 +178,40 @@ def test_missing_or_foreign_input_is_a_user_error(tmp_path):
     write_table(CORPUS, [], tmp_path / "candidates" / "part-00000.parquet")
     with pytest.raises(RobustclapError, match="expected a 'candidates' table"):
         run_gate(tmp_path, tmp_path / "out", load_config())
+
+
+def test_rows_in_memory_stay_bounded(generated, gated, tmp_path, monkeypatch, case):
+    """Streaming: each decision step and each scoring batch sees at most `batch_rows` rows
+    plus the rest of one caption, however many candidates there are."""
+    import quality.gate as gate_module
+
+    out, _ = gated
+    seen_rows, seen_pairs = [], []
+    real_decide, real_ensure = gate_module._decide, gate_module.Scoring.ensure
+
+    def spy_decide(captions, scoring, config):
+        seen_rows.append(sum(len(rows) for rows in captions))
+        return real_decide(captions, scoring, config)
+
+    def spy_ensure(self, pairs):
+        seen_pairs.append(len(pairs))
+        return real_ensure(self, pairs)
+
+    monkeypatch.setattr(gate_module, "_decide", spy_decide)
+    monkeypatch.setattr(gate_module.Scoring, "ensure", spy_ensure)
+    run_gate(generated, tmp_path / "c", load_config(), batch_rows=4,
+             cache_path=out / "score_cache.sqlite")
+    largest_caption = max(sum(1 for r in case.ROWS if r[0] == c) for c in case.CAPTIONS)
+    assert len(seen_rows) > 1
+    assert sum(seen_rows) == len(case.ROWS)
+    assert max(seen_rows) <= 4 + largest_caption
+    assert max(seen_pairs) <= 4 + largest_caption
+
+
+def test_an_empty_candidates_table_gives_empty_outputs(tmp_path):
+    write_table(CANDIDATES, [], tmp_path / "g" / "candidates" / "part-00000.parquet")
+    result = run_gate(tmp_path / "g", tmp_path / "out", load_config())
+    assert (result.candidates, result.accepted, result.rejected, result.regenerate) == (0, 0, 0, 0)
+    assert read_table(CORPUS, tmp_path / "out" / "accepted.parquet").num_rows == 0
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["counts"]["candidates"] == 0
+    assert not (tmp_path / "out" / ".duckdb_tmp").exists()
