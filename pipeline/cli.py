@@ -153,6 +153,11 @@ def _register_stages() -> None:
     register_training(app)
     register_flows(app)
     register_dashboard(app)
+    try:
+        from bench.cli import register as register_bench
+    except ModuleNotFoundError:  # an editable install made before bench/ existed: reinstall
+        return
+    register_bench(app)
 
 
 _register_stages()

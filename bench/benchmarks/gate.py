@@ -1,0 +1,124 @@
+"""4. gate overhead: `robustclap gate` (run_gate, fresh score cache) on N candidates vs the bare
+encoder forward passes those candidates need: SentenceTransformer.encode over the unique texts
+and bert-score's BERTScorer.score over the unique pairs, with the same (packaged MiniLM) models
+and batch sizes. Both sides load their models inside the timed region (a fresh gate run does).
+
+Candidates are real captions: Clotho (validation, then development) caption_1 as the original,
+captions 2-3 as level-1 and 4-5 as level-2 candidates (when /work/shared/data is absent, the
+shipped examples with a numbered suffix).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from bench.common import REPO, SHARED_DATA, sized
+from bench.harness import Goal, Result, alternate
+from pipeline.schema import CANDIDATES, col, status, write_table
+
+
+def _pairs(n_captions: int) -> list[tuple[str, list[str]]]:
+    out: list[tuple[str, list[str]]] = []
+    for name in ("validation.csv", "development.csv"):
+        f = SHARED_DATA / "clotho" / name
+        if f.is_file() and len(out) < n_captions:
+            df = pd.read_csv(f)
+            for row in df.itertuples(index=False):
+                caps = [str(getattr(row, f"caption_{i}")) for i in range(1, 6)]
+                out.append((caps[0], caps[1:]))
+    if len(out) < n_captions:
+        ex = pd.read_csv(REPO / "examples" / "captions.csv")["caption"].astype(str).tolist()
+        i = 0
+        while len(out) < n_captions:
+            k = i % len(ex)
+            out.append((f"{ex[k]} ({i})", [f"{ex[(k + j) % len(ex)]} ({i})" for j in range(1, 5)]))
+            i += 1
+    return out[:n_captions]
+
+
+def write_candidates(folder: Path, n_rows: int) -> int:
+    pairs = _pairs(max(n_rows // 4, 1))
+    rows = []
+    for i, (orig, cands) in enumerate(pairs):
+        for j, text in enumerate(cands):
+            rows.append({col.caption_id: f"c{i:07d}", col.clip_id: f"clip{i:07d}",
+                         col.split: "train", col.source: "clotho", col.caption: orig,
+                         col.level: 1 + j // 2, col.candidate: j % 2, col.input_text: orig,
+                         col.paraphrase: text, col.status: status.ok, col.fail_reason: None,
+                         col.raw_reply: None, col.model: "bench", col.model_revision: "0",
+                         col.prompt_version: "p", col.sampling: "{}", col.seed: 0,
+                         col.attempt: 0, col.finish_reason: "stop", col.prompt_tokens: 0,
+                         col.completion_tokens: 0, col.latency_s: 0.0, col.from_cache: False,
+                         col.run_id: "bench"})
+    rows = rows[:n_rows]
+    df = pd.DataFrame(rows)
+    df[col.level] = df[col.level].astype("int8")
+    df[col.candidate] = df[col.candidate].astype("int16")
+    write_table(CANDIDATES, df, folder / "candidates" / "r00-00000.parquet")
+    return len(df)
+
+
+def run(workdir: Path, **opts) -> Result:
+    from quality.config import load_config
+    from quality.gate import run_gate
+    from quality.scores_semantic import PACKAGED_LAYERS, resolve_model
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    n, repeats = sized(opts, "gate_rows"), opts["repeats"]
+    src = workdir / "gen"
+    shutil.rmtree(src, ignore_errors=True)
+    n = write_candidates(src, n)
+    cfg = load_config()
+    df = pd.read_parquet(src / "candidates")
+    pairs = list(dict.fromkeys(zip(df[col.caption], df[col.paraphrase], strict=True)))
+    texts = list(dict.fromkeys(t for p in pairs for t in p))
+    res = Result("gate", "gate overhead: robustclap gate vs bare encoder forward passes",
+                 params={"candidates": n, "unique_pairs": len(pairs), "unique_texts": len(texts),
+                         "repeats": repeats, "sbert": cfg.scorers.sbert.model,
+                         "bertscore": cfg.scorers.bertscore.model,
+                         "data": "clotho" if (SHARED_DATA / "clotho").is_dir() else "examples"})
+    runs = {"i": 0}
+    counts: dict = {}
+
+    def toolkit() -> float:
+        runs["i"] += 1
+        out = workdir / f"gate{runs['i']}"
+        shutil.rmtree(out, ignore_errors=True)
+        t = time.perf_counter()
+        g = run_gate(src, out, cfg, cache_path=out / "cache.sqlite")
+        wall = time.perf_counter() - t
+        counts.update(accepted=g.accepted, rejected=g.rejected,
+                      scores_computed=g.scores_computed)
+        shutil.rmtree(out, ignore_errors=True)
+        return wall
+
+    def baseline() -> float:
+        from bert_score import BERTScorer
+        from sentence_transformers import SentenceTransformer
+
+        t = time.perf_counter()
+        model = SentenceTransformer(resolve_model(cfg.scorers.sbert.model))
+        model.encode(texts, batch_size=cfg.scorers.sbert.batch_size, normalize_embeddings=True,
+                     convert_to_numpy=True, show_progress_bar=False)
+        scorer = BERTScorer(model_type=resolve_model(cfg.scorers.bertscore.model),
+                            num_layers=cfg.scorers.bertscore.num_layers or PACKAGED_LAYERS,
+                            lang="en", batch_size=cfg.scorers.bertscore.batch_size)
+        scorer.score([c for _, c in pairs], [o for o, _ in pairs],
+                     batch_size=cfg.scorers.bertscore.batch_size)
+        return time.perf_counter() - t
+
+    comp = alternate(toolkit, baseline, repeats=repeats)
+    res.comparisons["gate_wall_s"] = comp
+    res.metrics.update(counts)
+    rate = n / comp.toolkit_median if comp.toolkit_median else None
+    res.metrics["gate_candidates_per_s"] = round(rate, 1) if rate else None
+    res.goals.append(Goal("gate wall / bare encoder passes", comp.ratio, 1.15))
+    res.goals.append(Goal("gate candidates/s (whole stage)", rate, 100, at_least=True))
+    res.notes.append("the toolkit side also runs what the bare side does not: spaCy parsing "
+                     "and fact checks (structure scorer), word alignment embeddings, surface "
+                     "scores, decisions, Parquet outputs and the summary")
+    return res

@@ -1,0 +1,177 @@
+"""1. generate overhead: `robustclap generate` (run_generate, in-process backend) vs a bare
+`vllm.LLM.chat` on the identical request set (same engine, prompts, seeds, sampling,
+structured output), engine start excluded from both; optionally the served backend vs a bare
+AsyncOpenAI client at the same concurrency against the same `vllm serve`.
+
+max_attempts=1 makes the toolkit's request set exactly the baseline's (attempt 0 of every
+(caption, level, candidate)); each toolkit run gets a fresh response cache and output folder,
+so it asks every request. The prefix cache is reset before every run of either side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from pathlib import Path
+
+from bench.common import captions_csv, engine_args, inprocess_engine, model_path, sized
+from bench.harness import Goal, Result, alternate
+from pipeline.config import GenerateConfig
+from pipeline.generate import derive_seed
+from pipeline.ingest import ingest
+from pipeline.parse import REPLY_SCHEMA
+from pipeline.schema import col
+from prompts import load_template
+
+LEVELS = (1, 2)
+
+
+def requests_for(csv: Path) -> list[tuple[list[dict], int]]:
+    """(messages, seed) of every attempt-0 request the toolkit sends, built the plain way."""
+    caps = ingest(csv).captions
+    out = []
+    templates = {lv: load_template(lv) for lv in LEVELS}
+    for text in caps[col.caption]:
+        for lv in LEVELS:
+            out.append((templates[lv].messages(text), derive_seed(text, lv, 0, 0)))
+    return out
+
+
+def sampling_params(seed: int, cfg: GenerateConfig):
+    from vllm import SamplingParams
+    from vllm.sampling_params import StructuredOutputsParams
+
+    return SamplingParams(temperature=cfg.sampling.temperature, top_p=cfg.sampling.top_p,
+                          max_tokens=cfg.sampling.max_tokens, seed=seed,
+                          structured_outputs=StructuredOutputsParams(json=REPLY_SCHEMA))
+
+
+def make_cfg(model: str, max_tokens: int, cache_dir: Path, **kw) -> GenerateConfig:
+    return GenerateConfig(model=model, max_attempts=1, sampling={"max_tokens": max_tokens},
+                          cache_dir=str(cache_dir), levels=list(LEVELS), candidates=1, **kw)
+
+
+def run(workdir: Path, **opts) -> Result:
+    from pipeline.runner import run_generate
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    n, max_tokens, repeats = sized(opts, "captions"), sized(opts, "max_tokens"), opts["repeats"]
+    model = model_path(opts, workdir)
+    csv = captions_csv(workdir / "captions.csv", n)
+    backend, start_s = inprocess_engine(opts, workdir)
+    llm = backend.llm
+    reqs = requests_for(csv)
+    base_cfg = make_cfg(model, max_tokens, workdir / "unused", backend="inprocess")
+    res = Result("generate", "generate overhead: robustclap generate vs bare vllm.LLM.chat",
+                 params={"captions": n, "levels": list(LEVELS), "requests": len(reqs),
+                         "max_tokens": max_tokens, "repeats": repeats, "model": model,
+                         "engine_args": backend.engine_args})
+    res.metrics["engine_start_s (excluded)"] = start_s
+    tokens = {"toolkit": [], "baseline": []}
+    runs = {"i": 0}
+
+    def toolkit() -> float:
+        runs["i"] += 1
+        d = workdir / f"tk{runs['i']}"
+        shutil.rmtree(d, ignore_errors=True)
+        cfg = make_cfg(model, max_tokens, d / "cache", backend="inprocess")
+        llm.reset_prefix_cache()
+        t = time.perf_counter()
+        m = run_generate(csv, d / "out", cfg, backend=backend)
+        wall = time.perf_counter() - t
+        assert m["llm_calls"] == len(reqs), (m["llm_calls"], len(reqs))
+        tokens["toolkit"].append(m["completion_tokens"])
+        shutil.rmtree(d, ignore_errors=True)
+        return wall
+
+    def baseline() -> float:
+        llm.reset_prefix_cache()
+        t = time.perf_counter()
+        outs = llm.chat([m for m, _ in reqs],
+                        sampling_params=[sampling_params(s, base_cfg) for _, s in reqs],
+                        use_tqdm=False)
+        wall = time.perf_counter() - t
+        tokens["baseline"].append(sum(len(o.outputs[0].token_ids) for o in outs))
+        return wall
+
+    comp = alternate(toolkit, baseline, repeats=repeats, warmup=1)
+    res.comparisons["inprocess_wall_s"] = comp
+    res.metrics["completion_tokens_toolkit"] = tokens["toolkit"]
+    res.metrics["completion_tokens_baseline"] = tokens["baseline"]
+    same = len(set(tokens["toolkit"] + tokens["baseline"])) == 1
+    res.metrics["identical_token_counts"] = same
+    if comp.baseline_median:
+        res.metrics["baseline_completion_tokens_per_s"] = round(
+            tokens["baseline"][-1] / comp.baseline_median, 1)
+    res.goals.append(Goal("in-process wall ratio (toolkit / bare LLM.chat)", comp.ratio, 1.05))
+    if not same:
+        res.notes.append("completion token counts differ between runs (see metrics)")
+    res.notes.append("toolkit time = the whole run_generate call (ingest, prompts, cache, "
+                     "parse, Parquet shards, manifest); baseline = one llm.chat over the same "
+                     "requests, prompts built beforehand (untimed)")
+    if opts.get("size") != "smoke" and not opts.get("skip_served"):
+        _served(res, opts, workdir, model, csv, reqs, max_tokens, repeats)
+    return res
+
+
+def _served(res: Result, opts: dict, workdir: Path, model: str, csv: Path, reqs: list,
+            max_tokens: int, repeats: int) -> None:
+    import openai
+
+    from pipeline.llm.server import VllmServer
+    from pipeline.runner import run_generate
+
+    concurrency = 32
+    server = VllmServer(model, served_name="bench", engine_args=engine_args(opts),
+                        log_path=workdir / "vllm-serve.log", start_timeout_s=900)
+    t = time.perf_counter()
+    url = server.start()
+    res.metrics["served_engine_start_s (excluded)"] = round(time.perf_counter() - t, 1)
+    tokens = {"toolkit": [], "baseline": []}
+    runs = {"i": 0}
+    try:
+        def toolkit() -> float:
+            runs["i"] += 1
+            d = workdir / f"sv{runs['i']}"
+            cfg = make_cfg(model, max_tokens, d / "cache", backend="served", base_url=url,
+                           concurrency=concurrency)
+            cfg = cfg.model_copy(update={"model": "bench"})
+            t = time.perf_counter()
+            m = run_generate(csv, d / "out", cfg)
+            wall = time.perf_counter() - t
+            tokens["toolkit"].append(m["completion_tokens"])
+            shutil.rmtree(d, ignore_errors=True)
+            return wall
+
+        async def bare() -> int:
+            client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="EMPTY")
+            sem = asyncio.Semaphore(concurrency)
+            rf = {"type": "json_schema", "json_schema": {"name": "paraphrase",
+                                                         "schema": REPLY_SCHEMA, "strict": True}}
+
+            async def one(messages, seed) -> int:
+                async with sem:
+                    r = await client.chat.completions.create(
+                        model="bench", messages=messages, seed=seed, temperature=0.8,
+                        top_p=0.95, max_tokens=max_tokens, response_format=rf)
+                    return r.usage.completion_tokens
+
+            try:
+                return sum(await asyncio.gather(*(one(m, s) for m, s in reqs)))
+            finally:
+                await client.close()
+
+        def baseline() -> float:
+            t = time.perf_counter()
+            tokens["baseline"].append(asyncio.run(bare()))
+            return time.perf_counter() - t
+
+        comp = alternate(toolkit, baseline, repeats=repeats, warmup=1)
+    finally:
+        server.stop()
+    res.comparisons["served_wall_s"] = comp
+    res.metrics["served_completion_tokens_toolkit"] = tokens["toolkit"]
+    res.metrics["served_completion_tokens_baseline"] = tokens["baseline"]
+    res.metrics["served_concurrency"] = concurrency
+    res.goals.append(Goal("served wall ratio (toolkit / bare AsyncOpenAI)", comp.ratio, 1.05))

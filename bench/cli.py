@@ -1,0 +1,61 @@
+"""`robustclap bench [NAME…]`: run benchmarks, write JSON + a markdown table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def bench(
+        names: Annotated[list[str] | None, typer.Argument(help="benchmarks to run (default: all): generate, prefix_cache, rerun, gate, train_step, memory")] = None,
+        out: Annotated[Path, typer.Option(help="results folder (results-STAMP.json/.md and LATEST.*)")] = Path("bench/results"),
+        repeats: Annotated[int, typer.Option(help="alternating repetitions per comparison")] = 3,
+        size: Annotated[str, typer.Option(help="smoke | default | large (scales every benchmark)")] = "default",
+        model: Annotated[str | None, typer.Option(help="LLM for generate/prefix_cache/rerun (default: a tiny random Llama built locally)")] = None,
+        captions: Annotated[int | None, typer.Option(help="captions per generate run (overrides --size)")] = None,
+        max_tokens: Annotated[int | None, typer.Option(help="max completion tokens per request")] = None,
+        gate_rows: Annotated[int | None, typer.Option(help="candidates for the gate benchmark (overrides --size)")] = None,
+        memory_rows: Annotated[str | None, typer.Option(help="comma-separated row counts for the memory benchmark, e.g. 10000,100000,1000000")] = None,
+        engine_arg: Annotated[list[str] | None, typer.Option("--engine-arg", help="vLLM engine argument key=value (repeatable)")] = None,
+        workdir: Annotated[Path | None, typer.Option(help="scratch folder (default: a temporary one)")] = None,
+        no_latest: Annotated[bool, typer.Option("--no-latest", help="do not overwrite LATEST.json/.md")] = False,
+    ) -> None:
+        """Benchmark the toolkit against its bare engines (medians, ratios, goals met or not)."""
+        import json
+        import tempfile
+        import time
+
+        from bench.harness import machine_info, write_report
+        from bench.registry import resolve, run_one
+        from pipeline.cli import _engine_args
+        from pipeline.errors import RobustclapError
+
+        try:
+            chosen = resolve(names)
+        except KeyError as exc:
+            raise RobustclapError(str(exc.args[0])) from exc
+        if size not in ("smoke", "default", "large"):
+            raise RobustclapError("--size must be smoke, default or large")
+        opts = {"repeats": repeats, "size": size, "model": model, "captions": captions,
+                "max_tokens": max_tokens, "gate_rows": gate_rows,
+                "memory_rows": [int(x) for x in memory_rows.split(",")] if memory_rows else None,
+                "engine_args": _engine_args(engine_arg)}
+        started = time.time()
+        machine = machine_info()
+        results = []
+        with tempfile.TemporaryDirectory(prefix="robustclap-bench-") as tmp:
+            root = workdir or Path(tmp)
+            for b in chosen:
+                typer.echo(f"[bench] {b.name}: {b.title}", err=True)
+                r = run_one(b, opts, root / b.name)
+                results.append(r)
+                typer.echo(json.dumps({"name": r.name, "wall_s": r.wall_s, "error": r.error,
+                                       "goals": [g.to_dict() for g in r.goals]}), err=True)
+                # partial results are written after every benchmark
+                write_report(results, out, started, machine, latest=not no_latest)
+        report = write_report(results, out, started, machine, latest=not no_latest)
+        typer.echo("\n".join(report["paths"]))

@@ -1,0 +1,82 @@
+"""Shared pieces: sizes, the captions input, the tiny model, one engine per process."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("ROBUSTCLAP_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+
+# captions per generate run, max completion tokens, gate candidates, memory rows
+SIZES = {
+    "smoke": {"captions": 4, "max_tokens": 16, "gate_rows": 200, "memory_rows": [2_000, 20_000],
+              "train_steps": 2},
+    "default": {"captions": 32, "max_tokens": 32, "gate_rows": 400,
+                "memory_rows": [10_000, 100_000, 1_000_000], "train_steps": 5},
+    "large": {"captions": 1_000, "max_tokens": 128, "gate_rows": 10_000,
+              "memory_rows": [10_000, 100_000, 1_000_000], "train_steps": 10},
+}
+
+
+def sized(opts: dict, key: str):
+    value = opts.get(key)
+    return value if value is not None else SIZES[opts.get("size") or "default"][key]
+
+
+def captions_csv(path: Path, n: int) -> Path:
+    """n real captions (Clotho validation when /work/shared/data is there, else the shipped
+    examples, repeated with a numbered suffix to reach n) as a generic CSV."""
+    clotho = SHARED_DATA / "clotho" / "validation.csv"
+    texts: list[str] = []
+    if clotho.is_file():
+        df = pd.read_csv(clotho)
+        texts = [t for t in df["caption_1"].astype(str).tolist() if t.strip()]
+    if len(texts) < n:
+        ex = pd.read_csv(REPO / "examples" / "captions.csv")["caption"].astype(str).tolist()
+        texts += [f"{t} ({i})" if i else t for i in range(n // len(ex) + 1) for t in ex]
+    texts = texts[:n]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"clip_id": [f"clip{i:06d}" for i in range(n)], "split": "train",
+                  "caption": texts}).to_csv(path, index=False)
+    return path
+
+
+_MODEL: dict = {}
+_ENGINE: dict = {}
+
+
+def model_path(opts: dict, workdir: Path) -> str:
+    if opts.get("model"):
+        return str(opts["model"])
+    if "tiny" not in _MODEL:
+        from pipeline.tiny_model import build_tiny_llama
+
+        _MODEL["tiny"] = str(build_tiny_llama(workdir.parent / "tiny-llm"))
+    return _MODEL["tiny"]
+
+
+def engine_args(opts: dict) -> dict:
+    return {"max_model_len": 2048, **(opts.get("engine_args") or {})}
+
+
+def inprocess_engine(opts: dict, workdir: Path):
+    """One InProcessBackend (vllm.LLM) per process, shared by the benchmarks that need it;
+    returns (backend, start seconds of the first start)."""
+    import time
+
+    from pipeline.llm.inprocess import InProcessBackend
+
+    model = model_path(opts, workdir)
+    key = (model, tuple(sorted(engine_args(opts).items())))
+    if key not in _ENGINE:
+        start = time.perf_counter()
+        _ENGINE[key] = (InProcessBackend(model, engine_args(opts)),
+                        round(time.perf_counter() - start, 1))
+    return _ENGINE[key]
