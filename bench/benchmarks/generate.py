@@ -110,9 +110,45 @@ def run(workdir: Path, **opts) -> Result:
     res.notes.append("toolkit time = the whole run_generate call (ingest, prompts, cache, "
                      "parse, Parquet shards, manifest); baseline = one llm.chat over the same "
                      "requests, prompts built beforehand (untimed)")
+    res.metrics["toolkit_only_s_per_run (null engine)"] = _null_engine_overhead(
+        csv, workdir, model, max_tokens, repeats)
+    if comp.baseline_median:
+        res.metrics["toolkit_only_share_of_bare_run"] = round(
+            res.metrics["toolkit_only_s_per_run (null engine)"] / comp.baseline_median, 4)
     if opts.get("size") != "smoke" and not opts.get("skip_served"):
         _served(res, opts, workdir, model, csv, reqs, max_tokens, repeats)
     return res
+
+
+class _NullBackend:
+    """Answers every request at once with a valid reply: what is left is the toolkit's own
+    work per run (ingest, prompts, cache, parse, shards, manifest)."""
+
+    def generate(self, requests, on_result) -> None:
+        from pipeline.llm.types import LLMResponse
+
+        for i, _ in enumerate(requests):
+            on_result(i, LLMResponse('{"paraphrase": "a dog barks twice"}', "stop", 700, 12))
+
+    def close(self) -> None:
+        pass
+
+
+def _null_engine_overhead(csv: Path, workdir: Path, model: str, max_tokens: int,
+                          repeats: int) -> float:
+    from bench.harness import median
+    from pipeline.runner import run_generate
+
+    times = []
+    for i in range(repeats + 1):
+        d = workdir / f"null{i}"
+        shutil.rmtree(d, ignore_errors=True)
+        cfg = make_cfg(model, max_tokens, d / "cache", backend="inprocess")
+        t = time.perf_counter()
+        run_generate(csv, d / "out", cfg, backend=_NullBackend())
+        times.append(time.perf_counter() - t)
+        shutil.rmtree(d, ignore_errors=True)
+    return round(median(times[1:]), 4)
 
 
 def _served(res: Result, opts: dict, workdir: Path, model: str, csv: Path, reqs: list,

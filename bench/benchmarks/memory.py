@@ -27,6 +27,11 @@ from pathlib import Path
 mode, root, n = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
 out = {}
 def peak_mib():
+    # VmHWM: this process's own peak RSS (ru_maxrss would carry the forking parent's peak
+    # across exec, e.g. a benchmark process that holds a vLLM engine)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 if mode == "data":
     from dashboard.synthetic import write_version
@@ -55,7 +60,9 @@ else:
     (gen / "captions.parquet").symlink_to(src / "captions.parquet")
     (gen / "candidates").symlink_to(src / "candidates")
     t = time.perf_counter()
-    m = publish(root / "corpus", "bench", gen, root / "gate", {"source": {"input": "synthetic"}, "model": "synthetic-llm", "model_revision": "0", "prompt_versions": {}, "gate_version": g.gate_version, "rounds": 0})
+    info = {"source": {"input": "synthetic"}, "model": "synthetic-llm", "model_revision": "0",
+            "prompt_versions": {}, "gate_version": g.gate_version, "rounds": 0}
+    m = publish(root / "corpus", "bench", gen, root / "gate", info)
     out["publish_s"] = time.perf_counter() - t
     out["after_publish_mib"] = peak_mib()
     t = time.perf_counter()

@@ -7,8 +7,17 @@ import json
 
 import pytest
 
-from bench.harness import Comparison, Goal, Result, alternate, machine_info, median, ratio
-from bench.harness import to_markdown, write_report
+from bench.harness import (
+    Comparison,
+    Goal,
+    Result,
+    alternate,
+    machine_info,
+    median,
+    ratio,
+    to_markdown,
+    write_report,
+)
 
 
 def test_alternate_swaps_who_goes_first_and_counts_reps() -> None:
@@ -121,7 +130,6 @@ def test_bench_unknown_name_is_a_clear_error(tmp_path) -> None:
     from typer.testing import CliRunner
 
     from pipeline.cli import app
-
     from pipeline.errors import RobustclapError
 
     res = CliRunner().invoke(app, ["bench", "nope", "--out", str(tmp_path)])
