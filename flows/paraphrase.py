@@ -63,17 +63,27 @@ def _prefect_shards(shards: list[Shard], gen: Generator, wanted: set | None) -> 
         _ACTIVE.pop(run_key, None)
 
 
-def _gate_key(context, params: dict) -> str | None:
-    """Content key: every candidate shard's key + the gate config version."""
-    gen_dir, gate_dir = Path(params["gen_dir"]), Path(params["gate_dir"])
-    if not (gate_dir / "summary.json").exists():
-        return None
+GATE_MARKER = ".gate_key"
+
+
+def _gate_content_key(gen_dir: Path, gate_dir: Path, gate_version: str) -> str:
+    """Every candidate shard's content key + the gate config version + where it is written."""
     from pipeline.schema import META_EXTRA, file_metadata
 
-    h = hashlib.sha256(params["gate_version"].encode())
+    h = hashlib.sha256(f"{gate_version}\x1f{gate_dir.resolve()}".encode())
     for f in sorted((gen_dir / "candidates").glob("*.parquet")):
         h.update(f.name.encode() + file_metadata(f).get(META_EXTRA, b""))
     return "gate-" + h.hexdigest()[:32]
+
+
+def _gate_key(context, params: dict) -> str | None:
+    """The content key, offered to Prefect's cache only while the gate's files on disk were
+    written for exactly this content (a marker records it), so a cache hit never stands in
+    for outputs that are missing or belong to other candidates."""
+    gen_dir, gate_dir = Path(params["gen_dir"]), Path(params["gate_dir"])
+    key = _gate_content_key(gen_dir, gate_dir, params["gate_version"])
+    marker = gate_dir / GATE_MARKER
+    return key if marker.is_file() and marker.read_text() == key else None
 
 
 @task(name="gate", cache_key_fn=_gate_key, persist_result=True)
@@ -83,6 +93,8 @@ def gate_task(gen_dir: str, gate_dir: str, gate_version: str, config_path: str |
     from quality.gate import run_gate
 
     result = run_gate(gen_dir, gate_dir, load_config(config_path), cache_path=cache_path)
+    marker = Path(gate_dir) / GATE_MARKER
+    marker.write_text(_gate_content_key(Path(gen_dir), Path(gate_dir), gate_version))
     return {"accepted": result.accepted, "rejected": result.rejected,
             "regenerate": result.regenerate, "gate_version": result.gate_version}
 

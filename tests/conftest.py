@@ -18,6 +18,8 @@ os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # Prefect keeps its database, results and settings per test session, never in ~/.prefect
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="robustclap-prefect-"))
+os.environ.setdefault("PREFECT_RESULTS_LOCAL_STORAGE_PATH",
+                      os.path.join(os.environ["PREFECT_HOME"], "storage"))
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 

@@ -107,3 +107,10 @@ def test_paraphrase_flow_on_a_local_dask_cluster(run_config, tmp_path):
     assert list(a[col.paraphrase].fillna("")) == list(b[col.paraphrase].fillna(""))
     assert dask["generation"][0]["llm_calls"] == int((a[col.attempt] + 1).sum())
     assert llm_calls(local) == 0  # the same cache: the second run asked nothing new
+    # same content, other folders: the gate must run for the second folder too (a content
+    # cache hit must never stand in for files that are not there)
+    for published in (dask, local):
+        version = Path(published["path"])
+        gated = read_table(CORPUS, version / "accepted.parquet").num_rows + len(
+            pd.read_parquet(version / "rejected.parquet"))
+        assert gated == len(candidates(version))
