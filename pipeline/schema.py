@@ -141,17 +141,23 @@ INGEST_REJECTS = TableSpec(
     "Input rows that were not turned into captions, each with the reason.",
 )
 
+# The caption a candidate belongs to and its (level, candidate) slot: shared by every table
+# that holds one row per candidate.
+_CANDIDATE_KEY = [
+    _f(col.caption_id, pa.string()),
+    _f(col.clip_id, pa.string()),
+    _f(col.split, pa.string()),
+    _f(col.source, pa.string()),
+    _f(col.caption, pa.string()),
+    _f(col.level, pa.int8()),
+    _f(col.candidate, pa.int16()),
+]
+
 CANDIDATES = TableSpec(
     "candidates",
     pa.schema(
         [
-            _f(col.caption_id, pa.string()),
-            _f(col.clip_id, pa.string()),
-            _f(col.split, pa.string()),
-            _f(col.source, pa.string()),
-            _f(col.caption, pa.string()),
-            _f(col.level, pa.int8()),
-            _f(col.candidate, pa.int16()),
+            *_CANDIDATE_KEY,
             _f(col.input_text, pa.string(), nullable=True),
             _f(col.paraphrase, pa.string(), nullable=True),
             _f(col.status, pa.string()),
@@ -178,13 +184,7 @@ CORPUS = TableSpec(
     "corpus",
     pa.schema(
         [
-            _f(col.caption_id, pa.string()),
-            _f(col.clip_id, pa.string()),
-            _f(col.split, pa.string()),
-            _f(col.source, pa.string()),
-            _f(col.caption, pa.string()),
-            _f(col.level, pa.int8()),
-            _f(col.candidate, pa.int16()),
+            *_CANDIDATE_KEY,
             _f(col.paraphrase, pa.string()),
             _f(col.rank, pa.int16()),
             _f(col.gate_version, pa.string()),
@@ -232,13 +232,7 @@ GATE_REJECTED = TableSpec(
     "gate_rejected",
     pa.schema(
         [
-            _f(col.caption_id, pa.string()),
-            _f(col.clip_id, pa.string()),
-            _f(col.split, pa.string()),
-            _f(col.source, pa.string()),
-            _f(col.caption, pa.string()),
-            _f(col.level, pa.int8()),
-            _f(col.candidate, pa.int16()),
+            *_CANDIDATE_KEY,
             _f(col.paraphrase, pa.string(), nullable=True),
             _f(col.status, pa.string()),
             _f(col.fail_reason, pa.string(), nullable=True),
