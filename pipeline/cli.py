@@ -144,6 +144,7 @@ def tiny_model(
 
 
 def _register_stages() -> None:
+    from bench.cli import register as register_bench
     from dashboard.cli import register as register_dashboard
     from flows.cli import register as register_flows
     from quality.cli import register as register_quality
@@ -153,10 +154,6 @@ def _register_stages() -> None:
     register_training(app)
     register_flows(app)
     register_dashboard(app)
-    try:
-        from bench.cli import register as register_bench
-    except ModuleNotFoundError:  # an editable install made before bench/ existed: reinstall
-        return
     register_bench(app)
 
 
