@@ -38,6 +38,22 @@ def _wait(predicate, timeout: float, what: str, procs=()):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _api(method: str, url: str, **kw) -> httpx.Response:
+    """One API call, asked again (bounded) while the server answers 5xx or is unreachable:
+    a busy SQLite-backed server briefly answers 503."""
+    for attempt in range(30):
+        try:
+            r = httpx.request(method, url, timeout=10, **kw)
+            if r.status_code < 500:
+                return r
+        except httpx.TransportError:
+            if attempt == 29:
+                raise
+        time.sleep(2)
+    r.raise_for_status()
+    return r
+
+
 @pytest.fixture
 def prefect_server(tmp_path):
     port = _free_port()
@@ -83,19 +99,17 @@ def test_publish_event_triggers_finetune(tmp_path, prefect_server, run_config, f
                              stdout=serve_log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         def deployment_id():
-            r = httpx.get(f"{api}/deployments/name/robustclap-paraphrase/trig-paraphrase",
-                          timeout=10)
+            r = _api("GET", f"{api}/deployments/name/robustclap-paraphrase/trig-paraphrase")
             return r.json()["id"] if r.status_code == 200 else None
 
         dep = _wait(deployment_id, 240, "the served deployments", [serve])
-        httpx.post(f"{api}/deployments/{dep}/create_flow_run", json={}, timeout=10) \
-            .raise_for_status()
+        _api("POST", f"{api}/deployments/{dep}/create_flow_run", json={}).raise_for_status()
 
         def finetune_runs(state: str | None = None):
             body = {"flows": {"name": {"any_": ["robustclap-finetune"]}}}
             if state:
                 body["flow_runs"] = {"state": {"type": {"any_": [state]}}}
-            r = httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10)
+            r = _api("POST", f"{api}/flow_runs/filter", json=body)
             r.raise_for_status()
             return r.json()
 
