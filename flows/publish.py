@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
-from pipeline.schema import CANDIDATES, CAPTIONS, col, read_dir, read_table
+from pipeline.schema import CANDIDATES, CAPTIONS, col, read_table
 
 VERSION_RE = re.compile(r"^v(\d+)$")
 GATE_FILES = ("accepted.parquet", "rejected.parquet", "scores.parquet", "regenerate.parquet",
@@ -45,16 +45,21 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 def corpus_counts(gen_dir: Path, gate_dir: Path) -> dict:
     """Counts the card, the event and the trigger thresholds are based on."""
     captions = read_table(CAPTIONS, gen_dir / "captions.parquet", [col.caption_id]).num_rows
-    cands = read_dir(CANDIDATES, gen_dir / "candidates")
     summary = json.loads((gate_dir / "summary.json").read_text())
     accepted = summary["counts"]["accepted"]
     regenerate = summary["counts"]["regenerate"]
-    levels = sorted(set(cands[col.level].to_pylist())) or [1, 2]
+    n_candidates = llm_ok = 0
+    found: set[int] = set()
+    for shard in sorted((gen_dir / "candidates").glob("*.parquet")):  # two columns at a time
+        t = read_table(CANDIDATES, shard, [col.level, col.status])
+        n_candidates += t.num_rows
+        llm_ok += pc.sum(pc.equal(t[col.status], "ok")).as_py() or 0
+        found.update(pc.unique(t[col.level]).to_pylist())
+    levels = sorted(found) or [1, 2]
     pairs = captions * len(levels)
-    llm_ok = pc.sum(pc.equal(cands[col.status], "ok")).as_py() or 0
     return {
-        "captions": captions, "candidates": cands.num_rows, "llm_ok": llm_ok,
-        "llm_failed": cands.num_rows - llm_ok, "accepted": accepted,
+        "captions": captions, "candidates": n_candidates, "llm_ok": llm_ok,
+        "llm_failed": n_candidates - llm_ok, "accepted": accepted,
         "caption_levels": pairs, "caption_levels_without_paraphrase": regenerate,
         "pass_rate": round((pairs - regenerate) / pairs, 4) if pairs else 0.0,
         "levels": levels, "gate_levels": summary.get("levels", {}),

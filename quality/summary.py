@@ -71,13 +71,17 @@ class Tally:
 
 
 def quantiles(scores_path: Path, columns: list[str]) -> dict[str, dict[str, dict[str, float]]]:
-    """Quantiles of every numeric score per level, over the scored candidates."""
+    """Quantiles of every numeric score per level, over the scored candidates.
+
+    Approximate (DuckDB's t-digest `approx_quantile`): memory stays bounded however many
+    candidates there are, where exact quantiles hold every value of every column at once.
+    """
     import duckdb
 
     numeric = [c for c in columns if c not in (col.norm_identical, col.list_like, col.meta_text,
                                                col.echo)] + [col.rank_score]
     qs = ", ".join(
-        f"quantile_cont({c}, [{', '.join(map(str, QUANTILES))}]) AS {c}" for c in numeric
+        f"approx_quantile({c}, [{', '.join(map(str, QUANTILES))}]) AS {c}" for c in numeric
     )
     con = duckdb.connect()
     try:
