@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -80,3 +82,26 @@ def inprocess_engine(opts: dict, workdir: Path):
         _ENGINE[key] = (InProcessBackend(model, engine_args(opts)),
                         round(time.perf_counter() - start, 1))
     return _ENGINE[key]
+
+
+@dataclass(frozen=True)
+class LLMSetup:
+    """What the generate, prefix_cache and rerun benchmarks all start from."""
+
+    captions: int
+    max_tokens: int
+    repeats: int
+    model: str
+    csv: Path
+    backend: Any  # pipeline.llm.inprocess.InProcessBackend
+    start_s: float
+
+
+def llm_setup(workdir: Path, opts: dict) -> LLMSetup:
+    """Sizes, the local model, the captions file and the shared in-process engine."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    n = sized(opts, "captions")
+    model = model_path(opts, workdir)
+    csv = captions_csv(workdir / "captions.csv", n)
+    backend, start_s = inprocess_engine(opts, workdir)
+    return LLMSetup(n, sized(opts, "max_tokens"), opts["repeats"], model, csv, backend, start_s)

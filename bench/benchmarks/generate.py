@@ -15,7 +15,7 @@ import shutil
 import time
 from pathlib import Path
 
-from bench.common import captions_csv, engine_args, inprocess_engine, model_path, sized
+from bench.common import engine_args, llm_setup
 from bench.harness import Goal, Result, alternate
 from pipeline.config import GenerateConfig
 from pipeline.generate import derive_seed
@@ -55,11 +55,9 @@ def make_cfg(model: str, max_tokens: int, cache_dir: Path, **kw) -> GenerateConf
 def run(workdir: Path, **opts) -> Result:
     from pipeline.runner import run_generate
 
-    workdir.mkdir(parents=True, exist_ok=True)
-    n, max_tokens, repeats = sized(opts, "captions"), sized(opts, "max_tokens"), opts["repeats"]
-    model = model_path(opts, workdir)
-    csv = captions_csv(workdir / "captions.csv", n)
-    backend, start_s = inprocess_engine(opts, workdir)
+    setup = llm_setup(workdir, opts)
+    n, max_tokens, repeats, model = setup.captions, setup.max_tokens, setup.repeats, setup.model
+    csv, backend, start_s = setup.csv, setup.backend, setup.start_s
     llm = backend.llm
     reqs = requests_for(csv)
     base_cfg = make_cfg(model, max_tokens, workdir / "unused", backend="inprocess")

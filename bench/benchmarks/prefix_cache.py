@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from bench.benchmarks.generate import LEVELS, make_cfg, requests_for, sampling_params
-from bench.common import captions_csv, inprocess_engine, model_path, sized
+from bench.common import llm_setup
 from bench.harness import Goal, Result, alternate
 
 
@@ -21,11 +21,9 @@ def _caption_first(messages: list[dict]) -> list[dict]:
 
 
 def run(workdir: Path, **opts) -> Result:
-    workdir.mkdir(parents=True, exist_ok=True)
-    n, max_tokens, repeats = sized(opts, "captions"), sized(opts, "max_tokens"), opts["repeats"]
-    model = model_path(opts, workdir)
-    csv = captions_csv(workdir / "captions.csv", n)
-    backend, _ = inprocess_engine(opts, workdir)
+    setup = llm_setup(workdir, opts)
+    n, max_tokens, repeats, model = setup.captions, setup.max_tokens, setup.repeats, setup.model
+    csv, backend = setup.csv, setup.backend
     llm = backend.llm
     reqs = requests_for(csv)
     cfg = make_cfg(model, max_tokens, workdir / "unused")

@@ -10,18 +10,16 @@ import time
 from pathlib import Path
 
 from bench.benchmarks.generate import make_cfg
-from bench.common import captions_csv, inprocess_engine, model_path, sized
+from bench.common import llm_setup
 from bench.harness import Goal, Result, median
 
 
 def run(workdir: Path, **opts) -> Result:
     from pipeline.runner import run_generate
 
-    workdir.mkdir(parents=True, exist_ok=True)
-    n, max_tokens, repeats = sized(opts, "captions"), sized(opts, "max_tokens"), opts["repeats"]
-    model = model_path(opts, workdir)
-    csv = captions_csv(workdir / "captions.csv", n)
-    backend, start_s = inprocess_engine(opts, workdir)
+    setup = llm_setup(workdir, opts)
+    n, max_tokens, repeats, model = setup.captions, setup.max_tokens, setup.repeats, setup.model
+    csv, backend, start_s = setup.csv, setup.backend, setup.start_s
     res = Result("rerun", "rerun: identical second run",
                  params={"captions": n, "max_tokens": max_tokens, "repeats": repeats,
                          "model": model, "max_attempts": 3})
