@@ -65,6 +65,19 @@ def _resolve(base: Path, value: Path | None) -> Path | None:
     return value if value.is_absolute() else (base / value).resolve()
 
 
+def apply_dotted(raw: dict, overrides: dict) -> dict:
+    """Set {"generate.model": "x"}-style overrides in a nested mapping; None keeps the value."""
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        node = raw
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    return raw
+
+
 def load_run_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
     """Read, apply dotted overrides ({"generate.model": "..."}), validate, resolve paths."""
     path = Path(path)
@@ -74,14 +87,7 @@ def load_run_config(path: str | Path, overrides: dict | None = None) -> RunConfi
         raise RobustclapError(f"cannot read run config {path}: {exc}") from exc
     if not isinstance(raw, dict):
         raise RobustclapError(f"run config {path}: expected a mapping")
-    for dotted, value in (overrides or {}).items():
-        if value is None:
-            continue
-        node = raw
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = value
+    apply_dotted(raw, overrides or {})
     try:
         cfg = RunConfig.model_validate(raw)
     except ValidationError as exc:

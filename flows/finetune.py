@@ -9,7 +9,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows.config import load_run_config
+from flows.config import apply_dotted, load_run_config
 from pipeline.errors import RobustclapError
 
 
@@ -19,15 +19,9 @@ def train_task(train_config: str, overrides: dict) -> dict:
     from training.train import train
 
     cfg = load_config(train_config)
-    raw = cfg.model_dump(mode="json")
-    for dotted, value in overrides.items():
-        node = raw
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node[key]
-        node[leaf] = value
-        if dotted == "max_steps":
-            raw["epochs"] = None
+    raw = apply_dotted(cfg.model_dump(mode="json"), overrides)
+    if overrides.get("max_steps") is not None:  # a step count replaces epochs
+        raw["epochs"] = None
     from training.config import parse_config
 
     return train(parse_config(raw, train_config))
