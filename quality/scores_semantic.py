@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from pipeline.errors import RobustclapError
+from quality.bertscore_shared import TokenStats, greedy_scores
 from quality.cache import Payload, ScoreCache
 from quality.config import BertScoreConfig, SbertConfig
 from quality.text import text_key
@@ -79,7 +81,9 @@ class SbertEncoder:
         self.cache = cache
         self.identity = f"sbert:{model_label(config.model)}"
         self.n_encoded = 0  # texts actually run through the model (tests count these)
+        self.keep_tokens = False  # set when BERTScore reads this model's token embeddings
         self._model: Any = None
+        self._tokens: dict[str, TokenStats] = {}
 
     def _load(self) -> Any:
         if self._model is None:
@@ -93,22 +97,69 @@ class SbertEncoder:
                 ) from exc
         return self._model
 
-    def embed(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        """Unit-length embedding of every distinct text."""
+    def embed(self, texts: Sequence[str], keep_tokens: bool = False) -> dict[str, np.ndarray]:
+        """Unit-length embedding of every distinct text. With `keep_tokens`, the texts that
+        are encoded also keep their token embeddings (for BERTScore) until `release_tokens`."""
         unique = list(dict.fromkeys(texts))
         keys = {t: text_key(t) for t in unique}
         cached = self.cache.get_vectors(self.identity, keys.values())
         missing = [t for t in unique if keys[t] not in cached]
         if missing:
-            vectors = self._load().encode(
-                missing, batch_size=self.config.batch_size, normalize_embeddings=True,
-                convert_to_numpy=True, show_progress_bar=False,
-            ).astype(np.float32)
-            self.n_encoded += len(missing)
-            fresh = {keys[t]: v for t, v in zip(missing, vectors, strict=True)}
-            self.cache.put_vectors(self.identity, fresh)
-            cached.update(fresh)
+            fresh = self._encode(missing, keep_tokens)
+            cached.update({keys[t]: v for t, v in fresh.items()})
         return {t: cached[keys[t]] for t in unique}
+
+    def _encode(self, texts: list[str], keep_tokens: bool) -> dict[str, np.ndarray]:
+        """Run the model over `texts` (all uncached), store their vectors, return them."""
+        model = self._load()
+        if keep_tokens:
+            outputs = model.encode(texts, batch_size=self.config.batch_size,
+                                   output_value=None, show_progress_bar=False)
+            vectors = np.stack([o["sentence_embedding"].float().cpu().numpy() for o in outputs])
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+            special = {model.tokenizer.cls_token_id, model.tokenizer.sep_token_id}
+            for text, o in zip(texts, outputs, strict=True):
+                n = int(o["attention_mask"].sum())
+                ids = o["input_ids"][:n]
+                self._tokens[text] = TokenStats(
+                    embedding=o["token_embeddings"][:n].float().cpu().clone(),
+                    weight=torch.tensor([0.0 if int(i) in special else 1.0 for i in ids]),
+                    truncated=n >= model.max_seq_length,
+                )
+        else:
+            vectors = model.encode(
+                texts, batch_size=self.config.batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            )
+        vectors = vectors.astype(np.float32)
+        self.n_encoded += len(texts)
+        fresh = dict(zip(texts, vectors, strict=True))
+        self.cache.put_vectors(self.identity, {text_key(t): v for t, v in fresh.items()})
+        return fresh
+
+    def depth(self) -> int | None:
+        """Layers of the model's transformer when its token embeddings are the last hidden
+        state (a plain sentence-transformers Transformer first module), else None."""
+        from sentence_transformers.base.modules import Transformer
+
+        first = self._load()[0]
+        if not isinstance(first, Transformer):
+            return None
+        config = getattr(getattr(first, "model", None), "config", None)
+        layers = getattr(config, "num_hidden_layers", None)
+        return int(layers) if isinstance(layers, int) else None
+
+    def token_stats(self, texts: Sequence[str]) -> dict[str, TokenStats]:
+        """Last-layer token embeddings of each distinct text: kept from the sentence pass,
+        or computed now (which also stores the texts' sentence vectors)."""
+        unique = list(dict.fromkeys(texts))
+        todo = [t for t in unique if t not in self._tokens]
+        if todo:
+            self._encode(todo, keep_tokens=True)
+        return {t: self._tokens[t] for t in unique}
+
+    def release_tokens(self) -> None:
+        self._tokens = {}
 
     def align_words(self, min_sim: float) -> AlignWords:
         return AlignWords(self, min_sim)
@@ -127,7 +178,7 @@ class AlignWords:
         """Embed a batch's words in one call; later lookups stay in memory until `release`."""
         todo = [w for w in dict.fromkeys(words) if w not in self._vectors]
         if todo:
-            self._vectors.update(self.encoder.embed(todo))
+            self._vectors.update(self.encoder.embed(todo, keep_tokens=False))
 
     def release(self) -> None:
         self._vectors = {}
@@ -156,7 +207,8 @@ class SbertScorer:
         self.identity = f"{encoder.identity}|cos|v{SBERT_VERSION}"
 
     def compute(self, pairs: Sequence[tuple[str, str]]) -> list[Payload]:
-        vecs = self.encoder.embed([t for pair in pairs for t in pair])
+        vecs = self.encoder.embed([t for pair in pairs for t in pair],
+                                  keep_tokens=self.encoder.keep_tokens)
         return [{"sbert_cos": float(vecs[a] @ vecs[b])} for a, b in pairs]
 
 
@@ -164,13 +216,18 @@ class BertScoreScorer:
     """BERTScore of the candidate against the original as reference (P, R, F1).
 
     bert-score embeds each distinct sentence of a call once, and callers pass a whole batch of
-    pairs grouped by caption, so each caption is encoded once per batch.
+    pairs grouped by caption, so each caption is encoded once per batch. With `shared` (the
+    SBERT encoder, when it is the same model and BERTScore reads its last layer), the token
+    embeddings come from the SBERT pass and bert-score only does the matching
+    (bertscore_shared.py): one forward pass per text instead of two.
     """
 
     columns = ("bertscore_p", "bertscore_r", "bertscore_f1")
 
-    def __init__(self, config: BertScoreConfig) -> None:
+    def __init__(self, config: BertScoreConfig, shared: SbertEncoder | None = None) -> None:
         self.config = config
+        self.shared = shared
+        self._shares: bool | None = None  # decided when the model is first needed
         layers = config.num_layers
         if layers is None and config.model == PACKAGED:
             layers = PACKAGED_LAYERS
@@ -178,6 +235,7 @@ class BertScoreScorer:
         label = f"{model_label(config.model)}:L{layers or 'default'}"
         self.identity = f"bertscore:{label}|v{BERTSCORE_VERSION}"
         self.n_pairs = 0  # pairs actually scored by the model
+        self.n_shared = 0  # ... of which from the SBERT pass's token embeddings
         self._scorer: Any = None
 
     def _load(self) -> Any:
@@ -199,14 +257,35 @@ class BertScoreScorer:
                 raise RobustclapError(f"bert-score model {name!r} cannot be loaded: {exc}") from exc
         return self._scorer
 
+    def shares_pass(self) -> bool:
+        if self._shares is None:
+            self._shares = (self.shared is not None and self.num_layers is not None
+                            and self.shared.depth() == self.num_layers)
+        return self._shares
+
     def compute(self, pairs: Sequence[tuple[str, str]]) -> list[Payload]:
         if not pairs:
             return []
-        scorer = self._load()
-        p, r, f = scorer.score([c for _, c in pairs], [o for o, _ in pairs],
-                               batch_size=self.config.batch_size)
+        scores: dict[int, tuple[float, float, float]] = {}
+        rest = list(range(len(pairs)))
+        if self.shared is not None and self.shares_pass():
+            stats = self.shared.token_stats([t for pair in pairs for t in pair])
+            rest = [i for i, (o, c) in enumerate(pairs)
+                    if stats[o].truncated or stats[c].truncated]
+            skip = set(rest)
+            done = [i for i in range(len(pairs)) if i not in skip]
+            found = greedy_scores([pairs[i] for i in done], stats, self.config.batch_size)
+            scores.update(zip(done, found, strict=True))
+            self.n_shared += len(done)
+        if rest:  # bert-score itself: no shared pass, or texts longer than the SBERT limit
+            p, r, f = self._load().score([pairs[i][1] for i in rest],
+                                         [pairs[i][0] for i in rest],
+                                         batch_size=self.config.batch_size)
+            scores.update(zip(rest, zip(p.tolist(), r.tolist(), f.tolist(), strict=True),
+                              strict=True))
         self.n_pairs += len(pairs)
         return [
-            {"bertscore_p": float(a), "bertscore_r": float(b), "bertscore_f1": float(c)}
-            for a, b, c in zip(p.tolist(), r.tolist(), f.tolist(), strict=True)
+            {"bertscore_p": scores[i][0], "bertscore_r": scores[i][1],
+             "bertscore_f1": scores[i][2]}
+            for i in range(len(pairs))
         ]

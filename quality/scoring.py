@@ -33,7 +33,10 @@ class Scoring:
         s = config.scorers
         self.cache = cache
         self.encoder = SbertEncoder(s.sbert, cache)
-        self.bertscore = BertScoreScorer(s.bertscore)
+        # same model for both: BERTScore reads the SBERT pass's token embeddings
+        share = s.bertscore.model == s.sbert.model
+        self.encoder.keep_tokens = share
+        self.bertscore = BertScoreScorer(s.bertscore, self.encoder if share else None)
         self.structure = StructureScorer(
             s.structure, self.encoder.align_words(s.structure.align_min_sim),
             self.encoder.identity,
@@ -64,6 +67,7 @@ class Scoring:
             self.cache.put_scores(scorer.identity, {k: v for (k, _), v in
                                                     zip(todo, payloads, strict=True)})
             done += len(todo)
+        self.encoder.release_tokens()
         self.computed += done
         return done
 
