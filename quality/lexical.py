@@ -60,15 +60,38 @@ class Wording:
     # word's inflection is free: what is left is reordering, insertion and deletion
 
 
-def compare_wording(original: Doc, candidate: Doc) -> Wording:
+@dataclass(frozen=True)
+class Wordforms:
+    """A text's token sequences that the wording comparison reads, built in one pass so that
+    an original compared with several candidates is walked once."""
+
+    content: list[str]
+    surface: list[str]
+    structure: list[str]
+
+
+def wordforms(doc: Doc) -> Wordforms:
+    content, surface, structure = [], [], []
+    for t in doc:
+        keep = is_content(t)
+        if keep:
+            content.append(lemma(t))
+        if not (t.is_punct or t.is_space):
+            surface.append(t.lower_)
+            structure.append(content[-1] if keep else FUNCTION)
+    return Wordforms(content, surface, structure)
+
+
+def compare_wording(original: Doc | Wordforms, candidate: Doc | Wordforms) -> Wording:
     """Compare the two texts' content lemmas and surface tokens."""
-    orig_seq, cand_seq = content_lemmas(original), content_lemmas(candidate)
-    orig_set, cand_set = set(orig_seq), set(cand_seq)
+    orig = original if isinstance(original, Wordforms) else wordforms(original)
+    cand = candidate if isinstance(candidate, Wordforms) else wordforms(candidate)
+    orig_set, cand_set = set(orig.content), set(cand.content)
     recall = len(orig_set & cand_set) / len(orig_set) if orig_set else 1.0
     novelty = len(cand_set - orig_set) / len(cand_set) if cand_set else 0.0
     return Wording(
         content_recall=recall,
         content_novelty=novelty,
-        token_edit=edit_ratio(surface_tokens(original), surface_tokens(candidate)),
-        structure_edit=edit_ratio(structure_tokens(original), structure_tokens(candidate)),
+        token_edit=edit_ratio(orig.surface, cand.surface),
+        structure_edit=edit_ratio(orig.structure, cand.structure),
     )

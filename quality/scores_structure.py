@@ -15,7 +15,7 @@ from quality.cache import Payload
 from quality.config import StructureConfig, SurfaceConfig
 from quality.degenerate import EchoCheck, compile_patterns, ngrams, surface
 from quality.facts import Aligner, compare_facts, extract
-from quality.lexical import compare_wording
+from quality.lexical import compare_wording, wordforms
 from quality.nlp import parse
 from quality.scores_semantic import encoder_vocab, model_label
 from quality.text import words
@@ -57,12 +57,13 @@ class StructureScorer:
                         strict=True))
         self.n_texts += len(texts)
         facts = {t: extract(d) for t, d in docs.items()}
+        forms = {t: wordforms(d) for t, d in docs.items()}
         prepare = getattr(self.aligner, "prepare", None)
         if prepare is not None:  # embed the batch's unmatched words in one call
             prepare(sorted({w for o, c in pairs for w in facts[o].words ^ facts[c].words}))
         out: list[Payload] = []
         for orig, cand in pairs:
-            wording = compare_wording(docs[orig], docs[cand])
+            wording = compare_wording(forms[orig], forms[cand])
             check = compare_facts(facts[orig], facts[cand], self.aligner)
             out.append({**asdict(wording), **asdict(check)})
         release = getattr(self.aligner, "release", None)

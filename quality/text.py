@@ -11,6 +11,7 @@ import re
 import unicodedata
 
 import ftfy
+from rapidfuzz.distance import Levenshtein
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _SPACE = re.compile(r"\s+")
@@ -43,18 +44,10 @@ def pair_key(original: str, candidate: str) -> str:
 
 def levenshtein(a: list[str], b: list[str]) -> int:
     """Edit distance between two token sequences (insert, delete, substitute cost 1)."""
-    if len(a) < len(b):
-        a, b = b, a
-    previous = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        current = [i]
-        for j, y in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
-        previous = current
-    return previous[-1]
+    return Levenshtein.distance(a, b)
 
 
 def edit_ratio(a: list[str], b: list[str]) -> float:
     """Share of tokens changed, 0 (same sequence) .. 1 (nothing in common in place)."""
     longest = max(len(a), len(b))
-    return levenshtein(a, b) / longest if longest else 0.0
+    return Levenshtein.distance(a, b) / longest if longest else 0.0
