@@ -20,7 +20,7 @@ os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 SIZES = {
     "smoke": {"captions": 4, "max_tokens": 16, "gate_rows": 200, "memory_rows": [2_000, 20_000],
               "train_steps": 2},
-    "default": {"captions": 32, "max_tokens": 32, "gate_rows": 400,
+    "default": {"captions": 32, "max_tokens": 32, "gate_rows": 2_000,
                 "memory_rows": [10_000, 100_000, 1_000_000], "train_steps": 5},
     "large": {"captions": 1_000, "max_tokens": 128, "gate_rows": 10_000,
               "memory_rows": [10_000, 100_000, 1_000_000], "train_steps": 10},
