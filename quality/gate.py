@@ -1,7 +1,8 @@
 """The gate run: candidates -> scores -> decisions -> accepted / rejected / regenerate + summary.
 
 Candidates are streamed, never loaded whole: DuckDB reads the shards and yields record batches
-of `batch_rows` rows (spilling its sorts to disk), and the outputs are appended batch by batch.
+of `batch_rows` rows, sorting one key range of about `sort_rows` rows at a time so that memory
+does not grow with the run (quality/ranges.py), and the outputs are appended batch by batch.
 
 Pass 1 scores every distinct (caption, paraphrase) pair that the cache lacks, in batches that
 never split one caption's pairs, so each caption is encoded once. Pass 2 reads the candidates
@@ -35,6 +36,7 @@ from quality.cache import ScoreCache
 from quality.config import GateConfig
 from quality.decide import EMPTY, GENERATION_FAILED, Candidate, failed_gates, rank_score, select
 from quality.io import TableWriter
+from quality.ranges import Range, key_ranges, range_batches, range_filter
 from quality.scoring import Pair, Scoring
 from quality.summary import Tally, write_summary
 
@@ -44,6 +46,12 @@ SCORES_FILE = "scores.parquet"
 REGENERATE_FILE = "regenerate.parquet"
 CACHE_FILE = "score_cache.sqlite"
 CONFIG_FILE = "gate_config.yaml"
+SORT_ROWS = 20_000  # candidates per sorted range: bounds what DuckDB holds at once
+
+# the candidate columns that the outputs copy, and those plus what the decisions read
+BASE_COLUMNS = (col.caption_id, col.clip_id, col.split, col.source, col.caption, col.level,
+                col.candidate, col.paraphrase)
+ROW_COLUMNS = (*BASE_COLUMNS, col.status, col.fail_reason)
 
 Log = Callable[[str], None]
 
@@ -81,28 +89,25 @@ def _connect(tmp_dir: Path, memory_limit: str) -> Any:
     except duckdb.Error as exc:
         con.close()
         raise RobustclapError(f"invalid memory limit {memory_limit!r} (e.g. 1GB): {exc}") from exc
-    con.execute("SET threads = 2")
+    # one thread: each DuckDB thread decodes its own row group (up to a whole shard's), so a
+    # second one added ~10 MiB at 1,000,000 rows; the sorts here are a few seconds either way
+    con.execute("SET threads = 1")
     con.execute("SET preserve_insertion_order = false")
     con.execute("SET temp_directory = ?", [tmp_dir.as_posix()])
     return con
 
 
-def _batches(con: Any, sql: str, files: list[str], rows: int) -> Iterator[list[dict]]:
-    reader = con.sql(sql, params=[files]).to_arrow_reader(rows)
-    for batch in reader:
-        yield batch.to_pylist()
-
-
-def _score_pass(con: Any, files: list[str], scoring: Scoring, batch_rows: int, log: Log) -> int:
+def _score_pass(con: Any, files: list[str], scoring: Scoring, parts: list[Range],
+                batch_rows: int, log: Log) -> int:
     """Pass 1: fill the cache for every distinct pair; batches never split a caption."""
     sql = (
         f"SELECT DISTINCT {col.caption}, {col.paraphrase} FROM read_parquet(?) "
-        f"WHERE {col.status} = '{status.ok}' AND {col.paraphrase} IS NOT NULL "
+        f"WHERE {col.status} = '{status.ok}' AND {col.paraphrase} IS NOT NULL AND {{where}} "
         f"ORDER BY {col.caption}, {col.paraphrase}"
     )
     buf: list[Pair] = []
     computed = 0
-    for rows in _batches(con, sql, files, batch_rows):
+    for rows in range_batches(con, sql, files, col.caption, parts, batch_rows):
         for r in rows:
             pair = (r[col.caption], r[col.paraphrase])
             if not pair[1].strip():
@@ -117,14 +122,19 @@ def _score_pass(con: Any, files: list[str], scoring: Scoring, batch_rows: int, l
     return computed
 
 
-def _caption_groups(con: Any, files: list[str], batch_rows: int) -> Iterator[list[list[dict]]]:
-    """Lists of complete captions (each a list of its candidate rows), one list per batch."""
+def _caption_groups(con: Any, files: list[str], parts: list[Range], batch_rows: int
+                    ) -> Iterator[list[list[dict]]]:
+    """Lists of complete captions (each a list of its candidate rows), one list per batch.
+
+    Only the columns the decisions and outputs use are read: the sort holds whatever is
+    selected, and raw replies or prompts would only weigh it down.
+    """
     sql = (
-        f"SELECT * FROM read_parquet(?) "
+        f"SELECT {', '.join(ROW_COLUMNS)} FROM read_parquet(?) WHERE {{where}} "
         f"ORDER BY {col.caption_id}, {col.level}, {col.candidate}"
     )
     current: list[dict] = []
-    for rows in _batches(con, sql, files, batch_rows):
+    for rows in range_batches(con, sql, files, col.caption_id, parts, batch_rows):
         done: list[list[dict]] = []
         for r in rows:
             if current and r[col.caption_id] != current[0][col.caption_id]:
@@ -175,8 +185,13 @@ def _rows(c: Candidate, version: str, score_columns: list[str]) -> tuple[dict, s
 
 def run_gate(input_dir: str | Path, out_dir: str | Path, config: GateConfig,
              cache_path: str | Path | None = None, batch_rows: int = 1024,
-             memory_limit: str = "1GB", log: Log | None = None) -> GateResult:
-    """Gate every candidate under `input_dir` into `out_dir` (see module docstring)."""
+             memory_limit: str = "1GB", log: Log | None = None,
+             sort_rows: int = SORT_ROWS) -> GateResult:
+    """Gate every candidate under `input_dir` into `out_dir` (see module docstring).
+
+    `sort_rows` bounds the rows that one DuckDB sort holds (quality/ranges.py); the outputs
+    do not depend on it.
+    """
     log = log or (lambda _msg: None)
     input_dir, out_dir = Path(input_dir), Path(out_dir)
     files = [str(f) for f in candidate_files(input_dir)]
@@ -185,21 +200,34 @@ def run_gate(input_dir: str | Path, out_dir: str | Path, config: GateConfig,
     tmp.mkdir(exist_ok=True)
     con = _connect(tmp, memory_limit)
     try:
-        return _run(con, files, input_dir, out_dir, config, cache_path, batch_rows, log)
+        return _run(con, files, input_dir, out_dir, config, cache_path, batch_rows, sort_rows,
+                    log)
     finally:
         con.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _duplicates(con: Any, files: list[str], parts: list[Range]) -> int:
+    """Rows that repeat a (caption_id, level, candidate), counted range by range."""
+    dupes = 0
+    for part in parts:
+        cond, params = range_filter(col.caption_id, part)
+        dupes += con.execute(
+            f"SELECT count(*) - count(DISTINCT ({col.caption_id}, {col.level}, "
+            f"{col.candidate})) FROM read_parquet(?) WHERE {cond}", [files, *params],
+        ).fetchone()[0]
+    return dupes
+
+
 def _run(con: Any, files: list[str], input_dir: Path, out_dir: Path, config: GateConfig,
-         cache_path: str | Path | None, batch_rows: int, log: Log) -> GateResult:
-    total, distinct = con.execute(
-        f"SELECT count(*), count(DISTINCT ({col.caption_id}, {col.level}, {col.candidate})) "
-        "FROM read_parquet(?)", [files],
-    ).fetchone()
-    if total != distinct:
+         cache_path: str | Path | None, batch_rows: int, sort_rows: int, log: Log
+         ) -> GateResult:
+    total = con.execute("SELECT count(*) FROM read_parquet(?)", [files]).fetchone()[0]
+    by_id = key_ranges(con, files, col.caption_id, total, sort_rows)
+    dupes = _duplicates(con, files, by_id)
+    if dupes:
         raise RobustclapError(
-            f"{input_dir}: {total - distinct} duplicate (caption_id, level, candidate) rows; "
+            f"{input_dir}: {dupes} duplicate (caption_id, level, candidate) rows; "
             "every candidate must appear once"
         )
     levels = sorted(r[0] for r in con.execute(
@@ -209,7 +237,8 @@ def _run(con: Any, files: list[str], input_dir: Path, out_dir: Path, config: Gat
     tally = Tally()
     with ScoreCache(cache_path or out_dir / CACHE_FILE) as cache:
         scoring = Scoring(config, cache)
-        _score_pass(con, files, scoring, batch_rows, log)
+        by_caption = key_ranges(con, files, col.caption, total, sort_rows)
+        _score_pass(con, files, scoring, by_caption, batch_rows, log)
         score_columns = scoring.columns
         with (
             TableWriter(CORPUS, out_dir / ACCEPTED_FILE) as accepted,
@@ -217,7 +246,7 @@ def _run(con: Any, files: list[str], input_dir: Path, out_dir: Path, config: Gat
             TableWriter(GATE_SCORES, out_dir / SCORES_FILE) as scores,
             TableWriter(REGENERATE, out_dir / REGENERATE_FILE) as regenerate,
         ):
-            for captions in _caption_groups(con, files, batch_rows):
+            for captions in _caption_groups(con, files, by_id, batch_rows):
                 for group in _decide(captions, scoring, config):
                     _write_group(group, levels, version, score_columns, tally,
                                  accepted, rejected, scores, regenerate)
@@ -246,8 +275,7 @@ def _write_group(group: list[Candidate], levels: list[int], version: str,
         row, where = _rows(c, version, score_columns)
         sco.append(row)
         tally.add(c)
-        base = {k: c.row[k] for k in (col.caption_id, col.clip_id, col.split, col.source,
-                                      col.caption, col.level, col.candidate, col.paraphrase)}
+        base = {k: c.row[k] for k in BASE_COLUMNS}
         if where == "accepted":
             acc.append({**base, col.rank: c.rank, col.gate_version: version})
             accepted_levels[c.level] += 1

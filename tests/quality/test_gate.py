@@ -215,3 +215,39 @@ def test_an_empty_candidates_table_gives_empty_outputs(tmp_path):
     assert read_table(CORPUS, tmp_path / "out" / "accepted.parquet").num_rows == 0
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["counts"]["candidates"] == 0
     assert not (tmp_path / "out" / ".duckdb_tmp").exists()
+
+
+def test_sorting_in_key_ranges_changes_no_output(generated, gated, tmp_path, monkeypatch):
+    """Sorting a few rows at a time (many DuckDB queries, one key range each) writes the same
+    rows in the same order, and pass 1 scores the same batches, as one sort of everything."""
+    import quality.gate as gate_module
+
+    out, _ = gated
+    batches = []
+    real_ensure = gate_module.Scoring.ensure
+
+    def spy_ensure(self, pairs):
+        batches.append(list(pairs))
+        return real_ensure(self, pairs)
+
+    monkeypatch.setattr(gate_module.Scoring, "ensure", spy_ensure)
+    runs = {}
+    for sort_rows in (1_000_000, 3):
+        batches.clear()
+        folder = tmp_path / f"sort{sort_rows}"
+        run_gate(generated, folder, load_config(), batch_rows=4, sort_rows=sort_rows,
+                 cache_path=out / "score_cache.sqlite")
+        tables = {spec.name: read_table(spec, folder / f"{name}.parquet").to_pylist()
+                  for spec, name in ((CORPUS, "accepted"), (GATE_REJECTED, "rejected"),
+                                     (GATE_SCORES, "scores"), (REGENERATE, "regenerate"))}
+        runs[sort_rows] = (tables, json.loads((folder / "summary.json").read_text()),
+                           [list(b) for b in batches])
+    assert runs[3] == runs[1_000_000]
+
+
+def test_duplicates_are_found_whichever_range_holds_them(tmp_path, case):
+    rows = case.candidate_rows()
+    write_table(CANDIDATES, rows, tmp_path / "g" / "candidates" / "part-00000.parquet")
+    write_table(CANDIDATES, rows[-1:], tmp_path / "g" / "candidates" / "part-00001.parquet")
+    with pytest.raises(RobustclapError, match="1 duplicate"):
+        run_gate(tmp_path / "g", tmp_path / "out", load_config(), sort_rows=2)
