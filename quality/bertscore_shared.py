@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
-from torch.nn.utils.rnn import pad_sequence
+if TYPE_CHECKING:  # torch loads only when something is scored: a re-gate reads the cache
+    import torch
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class TokenStats:
 
 def _pad(stats: Sequence[TokenStats]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """As bert-score pads a batch: embeddings padded with 2.0, a length mask, padded weights."""
+    import torch
+    from torch.nn.utils.rnn import pad_sequence
+
     emb = pad_sequence([s.embedding for s in stats], batch_first=True, padding_value=2.0)
     weight = pad_sequence([s.weight for s in stats], batch_first=True)
     lens = torch.tensor([s.embedding.shape[0] for s in stats])
@@ -38,6 +42,7 @@ def _pad(stats: Sequence[TokenStats]) -> tuple[torch.Tensor, torch.Tensor, torch
 def greedy_scores(pairs: Sequence[tuple[str, str]], stats: Mapping[str, TokenStats],
                   batch_size: int) -> list[tuple[float, float, float]]:
     """(P, R, F1) of each (original = reference, candidate) pair, in order."""
+    import torch
     from bert_score.utils import greedy_cos_idf
 
     out: list[tuple[float, float, float]] = []

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from pipeline.errors import RobustclapError
 from quality.bertscore_shared import TokenStats, greedy_scores
@@ -113,6 +112,8 @@ class SbertEncoder:
         """Run the model over `texts` (all uncached), store their vectors, return them."""
         model = self._load()
         if keep_tokens:
+            import torch
+
             outputs = model.encode(texts, batch_size=self.config.batch_size,
                                    output_value=None, show_progress_bar=False)
             vectors = np.stack([o["sentence_embedding"].float().cpu().numpy() for o in outputs])
