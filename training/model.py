@@ -10,12 +10,14 @@ and, on export, set equal to logit_scale_a so transformers' own forward scores c
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from pipeline.errors import RobustclapError
@@ -58,6 +60,66 @@ def tokenize(tokenizer: Any, texts: list[str], max_len: int, device: torch.devic
                     return_tensors="pt")
     return {"input_ids": enc["input_ids"].to(device),
             "attention_mask": enc["attention_mask"].to(device)}
+
+
+class PackedTexts(NamedTuple):
+    """Texts packed several to a row (see `pack_texts`); every tensor is (rows, length) but
+    `first`, the flat index of each text's first token, in the order the texts were given."""
+
+    input_ids: torch.Tensor
+    segment: torch.Tensor  # which text a token belongs to; -1 on padding
+    offset: torch.Tensor  # the token's position inside its own text
+    first: torch.Tensor
+
+
+def pack_texts(tokenizer: Any, texts: list[str], max_len: int, device: torch.device
+               ) -> PackedTexts:
+    """Tokenise and pack the texts into as few padded tokens as bin packing finds.
+
+    The multi-view batch holds captions and their (longer) paraphrases; padding all of them
+    to the longest wastes a quarter of the text tower's work on the bench batch, and
+    sub-batches by length add a forward and backward each. Rows of concatenated texts go
+    through the tower in one pass, each text attending to itself only (`DualEncoder`), so
+    every text gets the features of a padded pass. Row capacities from the longest text to
+    twice it are tried; the one with the fewest padded tokens wins.
+    """
+    ids = tokenizer(texts, truncation=True, max_length=max_len)["input_ids"]
+    lengths = [len(x) for x in ids]
+    longest = max(lengths)
+    best = min((_bin_pack(lengths, longest * (4 + k) // 4) for k in range(5)),
+               key=lambda rows: len(rows) * max(sum(lengths[i] for i in r) for r in rows))
+    width = max(sum(lengths[i] for i in r) for r in best)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    input_ids = torch.full((len(best), width), pad, dtype=torch.long)
+    segment = torch.full((len(best), width), -1, dtype=torch.long)
+    offset = torch.zeros((len(best), width), dtype=torch.long)
+    first = torch.empty(len(texts), dtype=torch.long)
+    for r, row in enumerate(best):
+        col = 0
+        for i in row:
+            n = lengths[i]
+            input_ids[r, col:col + n] = torch.tensor(ids[i], dtype=torch.long)
+            segment[r, col:col + n] = i
+            offset[r, col:col + n] = torch.arange(n)
+            first[i] = r * width + col
+            col += n
+    return PackedTexts(*(t.to(device) for t in (input_ids, segment, offset, first)))
+
+
+def _bin_pack(lengths: list[int], capacity: int) -> list[list[int]]:
+    """Best-fit decreasing: longest text first, into the fullest row it still fits."""
+    rows: list[list[int]] = []
+    free: list[tuple[int, int]] = []  # (room left, row), sorted
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        k = bisect.bisect_left(free, (lengths[i], -1))
+        if k == len(free):
+            rows.append([i])
+            bisect.insort(free, (capacity - lengths[i], len(rows) - 1))
+        else:
+            room, r = free.pop(k)
+            rows[r].append(i)
+            bisect.insort(free, (room - lengths[i], r))
+    return rows
 
 
 def apply_freezing(model: ClapModel, freeze: FreezeConfig) -> None:
@@ -106,14 +168,19 @@ def has_lora(model: nn.Module) -> bool:
 
 
 class DualEncoder(nn.Module):
-    """Both towers in one forward (what DDP wraps): audio once per clip, all texts at once.
+    """Both towers in one forward (what DDP wraps): audio once per clip, then all texts in
+    one pass over the rows of `pack_texts`.
 
-    Returns normalised audio features (U, D), text features (T, D) and exp(logit_scale_a).
-    A frozen audio tower stays in eval mode, so its BatchNorm statistics do not drift.
+    Returns normalised audio features (U, D), text features (T, D) in the texts' own order
+    and exp(logit_scale_a). A frozen audio tower stays in eval mode, so its BatchNorm
+    statistics do not drift.
     """
 
     def __init__(self, clap: ClapModel, freeze_audio: bool = False) -> None:
         super().__init__()
+        attn = clap.text_model.config._attn_implementation
+        if attn not in ("eager", "sdpa"):  # packed rows need a 4D mask
+            raise RobustclapError(f"text attention {attn!r}: training needs eager or sdpa")
         self.clap = clap
         self.freeze_audio = freeze_audio
 
@@ -125,11 +192,27 @@ class DualEncoder(nn.Module):
         return self
 
     def forward(self, input_features: torch.Tensor, is_longer: torch.Tensor,
-                input_ids: torch.Tensor, attention_mask: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                input_ids: torch.Tensor, segment: torch.Tensor, offset: torch.Tensor,
+                first: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         audio = self.clap.get_audio_features(input_features=input_features, is_longer=is_longer)
-        text = self.clap.get_text_features(input_ids=input_ids, attention_mask=attention_mask)
-        return audio.pooler_output, text.pooler_output, self.clap.logit_scale_a.exp()
+        return (audio.pooler_output, self.text_features(input_ids, segment, offset, first),
+                self.clap.logit_scale_a.exp())
+
+    def text_features(self, input_ids: torch.Tensor, segment: torch.Tensor,
+                      offset: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
+        """ClapModel.get_text_features for packed rows: each text attends to its own tokens
+        and counts positions from its own start (RoBERTa's padding_idx + 1 + offset), then
+        the pooler and projection take its first token."""
+        tower = self.clap.text_model
+        pad = tower.embeddings.padding_idx
+        position_ids = torch.where(segment >= 0, offset + pad + 1, pad)
+        same = segment[:, None, :, None] == segment[:, None, None, :]
+        mask = torch.zeros(same.shape, device=same.device).masked_fill_(
+            ~same, torch.finfo(torch.float32).min)
+        hidden = tower(input_ids=input_ids, attention_mask=mask,
+                       position_ids=position_ids).last_hidden_state
+        pooled = tower.pooler(hidden.flatten(0, 1)[first].unsqueeze(1))
+        return F.normalize(self.clap.text_projection(pooled), dim=-1)
 
 
 @torch.no_grad()

@@ -37,7 +37,7 @@ from training.model import (
     clamp_logit_scale,
     export,
     load_clap,
-    tokenize,
+    pack_texts,
 )
 
 
@@ -67,9 +67,20 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
             {"params": no_decay, "weight_decay": 0.0}]
 
 
+def adamw(groups: list[dict[str, Any]], lr: float, betas: tuple[float, float] = (0.9, 0.999),
+          eps: float = 1e-8) -> torch.optim.AdamW:
+    """AdamW with torch's fused kernel where it has one for the parameters' device: the
+    default on CPU is a per-tensor loop, 3-4x slower (0.45 vs 0.13 s a step for a
+    150M-parameter CLAP); the update is the same up to float rounding."""
+    devices = {p.device.type for g in groups for p in g["params"]}
+    fused = devices <= {"cpu", "cuda"} and bool(devices)
+    return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps, fused=fused or None)
+
+
 def encode_batch(net: nn.Module, tokenizer: Any, batch: Batch, levels: list[int],
                  max_len: int, device: torch.device):
-    """One audio forward over the batch's distinct clips, one text forward over all views.
+    """One audio forward over the batch's distinct clips, one text forward over all views
+    (packed several to a row: fewer padded tokens, same features).
 
     Returns per-example audio and caption features, the views {level: (features, present)}
     and the logit scale.
@@ -80,10 +91,9 @@ def encode_batch(net: nn.Module, tokenizer: Any, batch: Batch, levels: list[int]
         present = [v is not None for v in views]
         spans[level] = (len(texts), present)
         texts.extend(v for v in views if v is not None)
-    enc = tokenize(tokenizer, texts, max_len, device)
+    packed = pack_texts(tokenizer, texts, max_len, device)
     audio_u, text, scale = net(batch.input_features.to(device, non_blocking=True),
-                               batch.is_longer.to(device), enc["input_ids"],
-                               enc["attention_mask"])
+                               batch.is_longer.to(device), *packed)
     audio_u, text = audio_u.float(), text.float()
     b = len(batch.captions)
     audio = audio_u[batch.audio_index.to(device)]
@@ -159,8 +169,7 @@ def _train(cfg: TrainConfig, info: dist.Dist, device: torch.device, resume: bool
 
     # ---- optimiser and schedule
     o = cfg.optim
-    optimizer = torch.optim.AdamW(param_groups(bundle.model, o.weight_decay), lr=o.lr,
-                                  betas=o.betas, eps=o.eps)
+    optimizer = adamw(param_groups(bundle.model, o.weight_decay), o.lr, o.betas, o.eps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, warmup_cosine(o.warmup_steps, max_steps, o.min_lr_ratio))
 

@@ -183,8 +183,41 @@ def test_one_audio_pass_per_clip_and_one_text_pass_for_all_views(tiny_clap_dir):
     batch = collate([item("a", 0, "x", None), item("b", 1, None, "y"), item("a", 0, "z", None)])
     audio, caption, views, _ = encode_batch(DualEncoder(bundle.model), bundle.tokenizer, batch,
                                             [1, 2], 77, torch.device("cpu"))
-    assert calls == {"audio": [2], "text": [3 + 2 + 1]}
+    # six texts (3 captions, 2 + 1 paraphrases) packed into rows of one text pass
+    assert calls["audio"] == [2] and len(calls["text"]) == 1 and calls["text"][0] < 6
     assert torch.equal(audio[0], audio[2]) and not torch.equal(audio[0], audio[1])
     assert views[1][1].tolist() == [True, False, True]
     assert views[2][1].tolist() == [False, True, False]
     assert caption.shape == (3, 32) and views[2][0][0].abs().sum() == 0
+
+
+def test_packed_text_pass_gives_the_features_and_gradients_of_a_padded_pass(tiny_clap_dir):
+    """Packing only removes padding: every text keeps its features, its place and its
+    gradient."""
+    from training.model import DualEncoder, load_clap, pack_texts, tokenize
+
+    bundle = load_clap(tiny_clap_dir)
+    net = DualEncoder(bundle.model).eval()  # no dropout: both passes must agree
+    texts = ["a dog", "a dog barks far away while birds sing in the trees", "rain",
+             "someone hears a kettle whistle", "waves", "a car horn honks twice on a street"]
+    cpu = torch.device("cpu")
+    packed = pack_texts(bundle.tokenizer, texts, 77, cpu)
+    padded = tokenize(bundle.tokenizer, texts, 77, cpu)
+    assert packed.input_ids.numel() < padded["input_ids"].numel()
+    assert sorted(packed.segment[packed.segment >= 0].unique().tolist()) == list(range(6))
+    weights = torch.randn(6, bundle.model.config.projection_dim)
+
+    def features_and_grads(encode) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        net.zero_grad(set_to_none=True)
+        feats = encode()
+        (feats * weights).sum().backward()
+        return feats.detach(), {n: p.grad for n, p in net.named_parameters()
+                                if p.grad is not None}
+
+    feats_a, grads_a = features_and_grads(lambda: net.text_features(*packed))
+    feats_b, grads_b = features_and_grads(
+        lambda: bundle.model.get_text_features(**padded).pooler_output)
+    torch.testing.assert_close(feats_a, feats_b)
+    assert grads_a.keys() == grads_b.keys()
+    for name in grads_a:
+        torch.testing.assert_close(grads_a[name], grads_b[name], msg=name)
