@@ -15,7 +15,7 @@ import shutil
 import time
 from pathlib import Path
 
-from bench.common import engine_args, llm_setup
+from bench.common import engine_args, llm_setup, release_engines
 from bench.harness import Goal, Result, alternate
 from pipeline.config import GenerateConfig
 from pipeline.generate import derive_seed
@@ -53,19 +53,30 @@ def make_cfg(model: str, max_tokens: int, cache_dir: Path, **kw) -> GenerateConf
 
 
 def run(workdir: Path, **opts) -> Result:
-    from pipeline.runner import run_generate
 
     setup = llm_setup(workdir, opts)
-    n, max_tokens, repeats, model = setup.captions, setup.max_tokens, setup.repeats, setup.model
-    csv, backend, start_s = setup.csv, setup.backend, setup.start_s
-    llm = backend.llm
+    model, csv, max_tokens, repeats = setup.model, setup.csv, setup.max_tokens, setup.repeats
     reqs = requests_for(csv)
-    base_cfg = make_cfg(model, max_tokens, workdir / "unused", backend="inprocess")
     res = Result("generate", "generate overhead: robustclap generate vs bare vllm.LLM.chat",
-                 params={"captions": n, "levels": list(LEVELS), "requests": len(reqs),
-                         "max_tokens": max_tokens, "repeats": repeats, "model": model,
-                         "engine_args": backend.engine_args})
-    res.metrics["engine_start_s (excluded)"] = start_s
+                 params={"captions": setup.captions, "levels": list(LEVELS),
+                         "requests": len(reqs), "max_tokens": max_tokens, "repeats": repeats,
+                         "model": model, "engine_args": setup.backend.engine_args})
+    res.metrics["engine_start_s (excluded)"] = setup.start_s
+    _inprocess(res, setup, workdir, reqs)
+    del setup  # the last reference to the engine here: release_engines can shut it down
+    release_engines()  # the served comparison runs with no idle in-process engine beside it
+    if opts.get("size") != "smoke" and not opts.get("skip_served"):
+        _served(res, opts, workdir, model, csv, reqs, max_tokens, repeats)
+    return res
+
+
+def _inprocess(res: Result, setup, workdir: Path, reqs: list) -> None:
+    from pipeline.runner import run_generate
+
+    model, csv, max_tokens, repeats = setup.model, setup.csv, setup.max_tokens, setup.repeats
+    backend = setup.backend
+    llm = backend.llm
+    base_cfg = make_cfg(model, max_tokens, workdir / "unused", backend="inprocess")
     tokens = {"toolkit": [], "baseline": []}
     runs = {"i": 0}
 
@@ -113,9 +124,6 @@ def run(workdir: Path, **opts) -> Result:
     if comp.baseline_median:
         res.metrics["toolkit_only_share_of_bare_run"] = round(
             res.metrics["toolkit_only_s_per_run (null engine)"] / comp.baseline_median, 4)
-    if opts.get("size") != "smoke" and not opts.get("skip_served"):
-        _served(res, opts, workdir, model, csv, reqs, max_tokens, repeats)
-    return res
 
 
 class _NullBackend:

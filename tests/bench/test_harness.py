@@ -105,7 +105,7 @@ def test_markdown_of_an_empty_run() -> None:
 def test_registry_names_and_errors_become_results(tmp_path, monkeypatch) -> None:
     from bench import registry
 
-    assert list(registry.BENCHMARKS) == ["rerun", "generate", "prefix_cache", "memory",
+    assert list(registry.BENCHMARKS) == ["rerun", "prefix_cache", "generate", "memory",
                                          "gate", "train_step"]
     assert [b.name for b in registry.resolve(["gate", "rerun"])] == ["gate", "rerun"]
     with pytest.raises(KeyError):
@@ -113,6 +113,23 @@ def test_registry_names_and_errors_become_results(tmp_path, monkeypatch) -> None
     bad = registry.Bench("bad", "bench.no_such_module", "missing")
     r = registry.run_one(bad, {}, tmp_path)
     assert r.error and "ModuleNotFoundError" in r.error and r.wall_s is not None
+
+
+def test_no_idle_engine_beside_a_benchmark_that_does_not_use_it(tmp_path, monkeypatch) -> None:
+    from bench import common, registry
+
+    closed: list[str] = []
+
+    class FakeBackend:
+        def close(self) -> None:
+            closed.append("engine")
+
+    monkeypatch.setattr(common, "_ENGINE", {("m", ()): (FakeBackend(), 1.0)})
+    llm_bench = registry.Bench("llm", "bench.no_such_module", "uses the engine", engine=True)
+    registry.run_one(llm_bench, {}, tmp_path)
+    assert closed == [] and len(common._ENGINE) == 1  # kept for the next LLM benchmark
+    registry.run_one(registry.Bench("cpu", "bench.no_such_module", "no engine"), {}, tmp_path)
+    assert closed == ["engine"] and common._ENGINE == {}
 
 
 def test_bench_help() -> None:
