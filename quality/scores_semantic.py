@@ -118,13 +118,14 @@ class SbertEncoder:
                                    output_value=None, show_progress_bar=False)
             vectors = np.stack([o["sentence_embedding"].float().cpu().numpy() for o in outputs])
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
-            special = {model.tokenizer.cls_token_id, model.tokenizer.sep_token_id}
+            special = torch.tensor([model.tokenizer.cls_token_id,
+                                    model.tokenizer.sep_token_id])
             for text, o in zip(texts, outputs, strict=True):
                 n = int(o["attention_mask"].sum())
-                ids = o["input_ids"][:n]
+                ids = o["input_ids"][:n].cpu()
                 self._tokens[text] = TokenStats(
                     embedding=o["token_embeddings"][:n].float().cpu().clone(),
-                    weight=torch.tensor([0.0 if int(i) in special else 1.0 for i in ids]),
+                    weight=(~torch.isin(ids, special)).float(),
                     truncated=n >= model.max_seq_length,
                 )
         else:
