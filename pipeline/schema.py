@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.errors import RobustclapError
+from pipeline.fsmode import default_mode
 
 SCHEMA_VERSION = "1"
 META_TABLE = b"robustclap.table"
@@ -297,6 +298,7 @@ def write_table(
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, default_mode(is_dir=False))  # mkstemp's 0600 would outlive the rename
     try:
         pq.write_table(table, tmp, compression="zstd")
         with open(tmp, "rb") as fh:
@@ -342,3 +344,65 @@ def read_dir(spec: TableSpec, folder: str | Path) -> pa.Table:
     if not files:
         return spec.schema.empty_table()
     return pa.concat_tables([read_table(spec, f) for f in files])
+
+
+# What each column means, for dataset cards and the dashboard (one line each, no paths).
+COLUMN_DOCS: dict[str, str] = {
+    col.caption_id: "stable id of the original caption (hash of source, clip id and text)",
+    col.clip_id: "id of the audio clip the caption describes (AudioCaps youtube_id, Clotho "
+                 "file name without extension)",
+    col.split: "clip split the caption belongs to (train / val / test)",
+    col.caption: "the original human-written caption",
+    col.source: "input dataset the caption came from (audiocaps, clotho or the file's name)",
+    col.source_file: "input file the caption was read from",
+    col.source_row: "row number of the caption in its input file",
+    col.raw: "the input row as read, when it could not be used",
+    col.reason: "why the row was not used (gate rejects: the first failed gate, or 'surplus' "
+                "for a passing candidate beyond the per-level quota)",
+    col.level: "paraphrase level: 1 restructures and keeps the words, 2 also changes them",
+    col.candidate: "index of the candidate among those generated for (caption, level)",
+    col.input_text: "text the LLM paraphrased when it was not the caption (level 2 from "
+                    "level 1)",
+    col.paraphrase: "the paraphrase written by the LLM (null when generation failed)",
+    col.status: "generation status: ok or failed",
+    col.fail_reason: "why generation failed after the last attempt (null when ok)",
+    col.raw_reply: "the LLM's raw reply when it could not be parsed",
+    col.model: "LLM that wrote the paraphrase",
+    col.model_revision: "revision of that LLM",
+    col.prompt_version: "hash of the prompt template file used",
+    col.sampling: "sampling parameters of the request (JSON)",
+    col.seed: "sampling seed of the final attempt",
+    col.attempt: "attempt number that produced this row (1 = first ask)",
+    col.finish_reason: "the LLM's finish reason (stop, length, ...)",
+    col.prompt_tokens: "prompt tokens of the final attempt",
+    col.completion_tokens: "completion tokens of the final attempt",
+    col.latency_s: "seconds the final request took",
+    col.from_cache: "whether the reply came from the response cache",
+    col.run_id: "generation run that wrote the row",
+    col.rank: "rank among the accepted paraphrases of (caption, level); 0 = best",
+    col.gate_version: "hash of the quality-gate configuration that judged the row",
+    col.sbert_cos: "SBERT cosine similarity of caption and paraphrase",
+    col.bertscore_p: "BERTScore precision",
+    col.bertscore_r: "BERTScore recall",
+    col.bertscore_f1: "BERTScore F1",
+    col.content_recall: "share of the caption's content words kept",
+    col.content_novelty: "share of the paraphrase's content words that are new",
+    col.token_edit: "token edit distance, normalised",
+    col.structure_edit: "edit distance of the part-of-speech sequence, normalised",
+    col.number_diff: "numbers that differ between caption and paraphrase",
+    col.negation_diff: "negations that differ",
+    col.order_violations: "sound events whose order was reversed",
+    col.role_swaps: "subject/object roles swapped",
+    col.reattachments: "modifiers attached to a different word",
+    col.norm_identical: "paraphrase equals the caption after normalisation",
+    col.length_ratio: "paraphrase words / caption words",
+    col.repeat_frac: "share of repeated word n-grams",
+    col.english_share: "share of English words",
+    col.n_sentences: "sentences in the paraphrase",
+    col.list_like: "paraphrase looks like a list",
+    col.meta_text: "paraphrase talks about the task instead of the sound",
+    col.echo: "paraphrase echoes the prompt",
+    col.rank_score: "score candidates are ranked by",
+    col.passed: "whether the candidate passed every gate",
+    col.failed_gates: "every gate the candidate failed",
+}
