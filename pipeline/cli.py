@@ -64,10 +64,11 @@ def ingest(
     max_clips: Annotated[int | None, typer.Option(help="keep only the first N clips")] = None,
 ) -> None:
     """Read a caption file into the captions table; bad rows go to rejects with a reason."""
-    from pipeline.ingest import ColumnMapping
+    from pipeline.ingest import ColumnMapping, output_dir
     from pipeline.ingest import ingest as run_ingest
     from pipeline.schema import CAPTIONS, INGEST_REJECTS, write_table
 
+    out = output_dir(out)
     res = run_ingest(input, fmt=format, mapping=ColumnMapping(caption_col, clip_col, split_col),
                      split=split, max_clips=max_clips)
     write_table(CAPTIONS, res.captions, out / "captions.parquet")

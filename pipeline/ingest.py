@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import math
 import re
@@ -35,7 +34,14 @@ SPLIT_WORDS = {
 }
 NULL_LIKE = {"nan", "none", "null", "n/a", "na"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Bidi overrides/isolates can make a caption read differently from what it holds: refused.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# Invisible characters (BOM, zero-width space/joiners, word joiner, soft hyphen) carry no
+# meaning in a caption but make two equal captions differ: removed before duplicate detection.
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
 _SPACES = re.compile(r"\s+")
+_SPLIT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+_LINE_END = re.compile(r"\r\n|\n|\r")
 
 
 @dataclass
@@ -93,7 +99,9 @@ def clean_caption(value: Any, limits: IngestLimits) -> tuple[str | None, str | N
         return None, "broken_encoding (invalid UTF-8)"
     if _CONTROL.search(value):
         return None, "control_characters"
-    text = _SPACES.sub(" ", unicodedata.normalize("NFC", value)).strip()
+    if _BIDI.search(value):
+        return None, "control_characters (bidi override)"
+    text = _SPACES.sub(" ", unicodedata.normalize("NFC", _INVISIBLE.sub("", value))).strip()
     if not text:
         return None, "empty"
     if text.lower() in NULL_LIKE:
@@ -126,22 +134,49 @@ class Rows:
     records: list[dict[str, Any]]
 
 
+def _physical_lines(text: str) -> list[str]:
+    """Lines split on CR/LF only: U+2028, U+0085 and friends are characters inside a record."""
+    lines = _LINE_END.split(text)
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def _parse_line(line: str) -> list[str]:
+    """One CSV record from one physical line; a quote left open raises csv.Error.
+
+    Every physical line is one input row: a caption never spans lines, so a quote opened and
+    not closed cannot swallow the rows after it (it used to merge them into one caption).
+    """
+    limit = csv.field_size_limit()
+    if len(line) >= limit:  # the csv module refuses long fields; the caption gets too_long
+        csv.field_size_limit(len(line) + 1)
+    return next(csv.reader([line], strict=True))
+
+
 def _read_csv(path: Path) -> Rows:
-    """CSV with the stdlib reader (keeps undecodable bytes); a ragged row becomes a reject."""
-    try:
-        rows = list(csv.reader(io.StringIO(_read_text(path), newline="")))
-    except csv.Error as exc:
-        raise RobustclapError(f"{path}: not a readable CSV file ({exc})") from exc
-    if not rows:
+    """CSV with the stdlib reader (keeps undecodable bytes); a malformed line becomes a reject."""
+    lines = _physical_lines(_read_text(path))
+    if not lines:
         raise RobustclapError(f"{path}: empty file")
-    header = [h.strip() for h in rows[0]]
+    try:
+        header = [h.strip() for h in _parse_line(lines[0])]
+    except csv.Error as exc:
+        raise RobustclapError(f"{path}: header line is not valid CSV ({exc})") from exc
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise RobustclapError(f"{path}: duplicate column name(s) {dupes} in the header")
     records: list[dict[str, Any]] = []
-    for lineno, row in enumerate(rows[1:], start=2):
-        if not row:
+    for lineno, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        try:
+            row = _parse_line(line)
+        except csv.Error as exc:
+            records.append({"__invalid__": f"malformed_row (line {lineno}: {exc})",
+                            "__raw__": line})
             continue
         if len(row) != len(header):
             records.append({"__invalid__": f"malformed_row (line {lineno}: {len(row)} fields, "
-                                           f"expected {len(header)})", "__raw__": ",".join(row)})
+                                           f"expected {len(header)})", "__raw__": line})
         else:
             records.append(dict(zip(header, row, strict=True)))
     return Rows(header, records)
@@ -149,7 +184,7 @@ def _read_csv(path: Path) -> Rows:
 
 def _read_jsonl(path: Path) -> Rows:
     records: list[dict[str, Any]] = []
-    for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
+    for lineno, line in enumerate(_physical_lines(_read_text(path)), start=1):
         if not line.strip():
             continue
         try:
@@ -166,11 +201,18 @@ def _read_jsonl(path: Path) -> Rows:
 
 
 def _read_parquet(path: Path) -> Rows:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:
-        df = pd.read_parquet(path)
-        return Rows(list(df.columns), df.to_dict("records"))
-    except (OSError, ValueError) as exc:
+        names = pq.read_schema(path).names
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise RobustclapError(f"{path}: duplicate column name(s) {dupes}")
+        table = pq.ParquetFile(path).read()
+    except (OSError, ValueError, pa.ArrowException) as exc:
         raise RobustclapError(f"{path}: not a readable Parquet file ({exc})") from exc
+    return Rows(list(table.column_names), table.to_pylist())
 
 
 def detect_format(path: Path) -> str:
@@ -253,11 +295,36 @@ def _printable(value: Any) -> str | None:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")[:2000]
 
 
+def normalise_split(value: Any) -> tuple[str | None, str | None]:
+    """(split name, None), (None, None) when absent, or (None, reason) for a value that is not
+    a split name (`nan`, `1.0`, `3` used to become splits of their own)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None, None
+    if not isinstance(value, str):
+        return None, f"bad_split ({_printable(value)})"
+    text = value.strip()
+    if not text:
+        return None, None
+    if text.lower() in SPLIT_WORDS:
+        return SPLIT_WORDS[text.lower()], None
+    if text.lower() in NULL_LIKE or not _SPLIT_NAME.match(text):
+        return None, f"bad_split ({_printable(text)[:40]})"
+    return text, None
+
+
 def _as_clip_id(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     text = str(value).strip()
     return text or None
+
+
+def output_dir(out: str | Path) -> Path:
+    """The folder tables are written to: refused at once when it is an existing file."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RobustclapError(f"--out {out}: exists and is not a folder")
+    return out
 
 
 def ingest(
@@ -275,6 +342,15 @@ def ingest(
         raise RobustclapError(f"input file not found: {path}")
     if fmt not in FORMATS:
         raise RobustclapError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if max_clips is not None and (isinstance(max_clips, bool) or max_clips < 1):
+        raise RobustclapError(f"max_clips must be at least 1 (got {max_clips}); leave it unset "
+                              "to keep every clip")
+    if split is not None:
+        given = split
+        split, bad = normalise_split(given)
+        if bad or split is None:
+            raise RobustclapError(f"split {given!r}: {bad or 'empty'}; use train, val, test "
+                                  "or a name of letters, digits, _ and -")
     fmt = detect_format(path) if fmt == "auto" else fmt
     mapping = mapping or ColumnMapping()
     limits = limits or IngestLimits()
@@ -284,13 +360,16 @@ def ingest(
     default_split = split or split_from_name(path)
     rows = _long_rows(df, fmt, path, mapping)
 
-    if max_clips is not None:
+    skipped = 0
+    if max_clips is not None:  # asked for: counted, not silent; malformed rows still reported
         keep: set[Any] = set()
         for r in rows:
-            if len(keep) >= max_clips and r["clip"] not in keep:
+            if r["invalid"] or len(keep) >= max_clips and r["clip"] not in keep:
                 continue
             keep.add(r["clip"])
-        rows = [r for r in rows if r["clip"] in keep]
+        before = len(rows)
+        rows = [r for r in rows if r["invalid"] or r["clip"] in keep]
+        skipped = before - len(rows)
 
     captions: list[dict] = []
     rejects: list[dict] = []
@@ -311,6 +390,10 @@ def ingest(
         if clip is None:
             reject("missing_clip_id")
             continue
+        row_split, bad_split = normalise_split(r["split"])
+        if bad_split:
+            reject(bad_split)
+            continue
         text, reason = clean_caption(r["value"], limits)
         if reason:
             reject(reason)
@@ -326,8 +409,7 @@ def ingest(
             reject("duplicate_caption (same clip, same text)")
             continue
         seen_caption_ids.add(cid)
-        row_split = SPLIT_WORDS.get(str(r["split"]).strip().lower(), str(r["split"]).strip()) \
-            if r["split"] not in (None, "") else default_split
+        row_split = row_split or default_split
         captions.append({col.caption_id: cid, col.clip_id: clip, col.split: row_split,
                          col.caption: text, **base, col.source_row: r["row"]})
 
@@ -336,6 +418,7 @@ def ingest(
     counts = {
         "input_rows": len(df.records),
         "caption_cells": len(rows),
+        "skipped_by_max_clips": skipped,
         "captions": len(cap_df),
         "clips": int(cap_df[col.clip_id].nunique()),
         "rejected": len(rej_df),
