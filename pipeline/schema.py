@@ -87,6 +87,11 @@ class col:  # noqa: N801 - used as a namespace: col.caption_id
     rank_score = "rank_score"
     passed = "passed"
     failed_gates = "failed_gates"
+    # scenes (training/scenes: composed sound scenes with exact captions)
+    reworded = "reworded"
+    duration_s = "duration_s"
+    events = "events"
+    relations = "relations"
 
 
 class status:  # noqa: N801 - namespace of the values of col.status
@@ -252,9 +257,27 @@ REGENERATE = TableSpec(
     "(caption, level) pairs with no accepted candidate: input of `generate --regenerate`.",
 )
 
+SCENES = TableSpec(
+    "scenes",
+    pa.schema(
+        [
+            _f(col.clip_id, pa.string()),
+            _f(col.split, pa.string()),
+            _f(col.caption, pa.string()),
+            _f(col.reworded, pa.string()),
+            _f(col.duration_s, pa.float64()),
+            _f(col.events, pa.string()),
+            _f(col.relations, pa.list_(pa.string())),
+        ]
+    ),
+    "One composed sound scene: its recipe (events as JSON: class, source clip, count, onsets, "
+    "gain), its caption and its held-out rewording (training/scenes).",
+)
+
 TABLES: dict[str, TableSpec] = {
     t.name: t
-    for t in (CAPTIONS, INGEST_REJECTS, CANDIDATES, CORPUS, GATE_SCORES, GATE_REJECTED, REGENERATE)
+    for t in (CAPTIONS, INGEST_REJECTS, CANDIDATES, CORPUS, GATE_SCORES, GATE_REJECTED, REGENERATE,
+              SCENES)
 }
 
 
@@ -405,4 +428,8 @@ COLUMN_DOCS: dict[str, str] = {
     col.rank_score: "score candidates are ranked by",
     col.passed: "whether the candidate passed every gate",
     col.failed_gates: "every gate the candidate failed",
+    col.reworded: "the scene described in held-out words no training caption or prompt uses",
+    col.duration_s: "length of the composed scene in seconds",
+    col.events: "the scene's events as JSON: class, source clip, count, onsets, gain",
+    col.relations: "relation between consecutive events: sequence or overlap",
 }
