@@ -1,0 +1,1 @@
+"""Composed sound scenes with exact captions: a CPU-sized benchmark for multi-view training."""
