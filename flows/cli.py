@@ -16,6 +16,7 @@ def register(app: typer.Typer) -> None:
         config: Annotated[Path, typer.Argument(help="run config YAML (see examples/quickstart.yaml)")],
         model: Annotated[str | None, typer.Option(help="override generate.model (hub id or local folder)")] = None,
         base_url: Annotated[str | None, typer.Option(help="override generate.base_url")] = None,
+        api_key: Annotated[str | None, typer.Option(help="the LLM server's API key (default: $OPENAI_API_KEY or generate.api_key_env); never written to disk or to Prefect")] = None,
         max_tokens: Annotated[int | None, typer.Option(help="override generate.sampling.max_tokens")] = None,
         finetune: Annotated[bool | None, typer.Option("--finetune/--no-finetune", help="override finetune.enabled")] = None,
     ) -> None:
@@ -29,6 +30,8 @@ def register(app: typer.Typer) -> None:
         overrides = {"generate.model": model, "generate.base_url": base_url,
                      "generate.sampling.max_tokens": max_tokens, "finetune.enabled": finetune}
         rc = load_run_config(config, overrides)  # errors surface before Prefect starts
+        if api_key:  # through the environment, never a flow parameter Prefect would store
+            os.environ[rc.generate.api_key_env] = api_key
         if not rc.generate.base_url:
             from pipeline.llm.model_ref import resolve_model
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import uuid
 from pathlib import Path
 
@@ -107,8 +108,8 @@ def generate_shard_remote(cfg_json: str, url: str, model: str, revision: str, ru
     """One shard on any worker (Dask): it builds its own client to the served endpoint and
     opens the shared response cache, so nothing but plain data crosses the process boundary."""
     cfg = GenerateConfig.model_validate_json(cfg_json)
-    backend = ServedBackend(url, cfg.model, cfg.api_key, cfg.concurrency, cfg.request_timeout_s,
-                            cfg.max_retries)
+    backend = ServedBackend(url, cfg.model, cfg.resolved_api_key(), cfg.concurrency,
+                            cfg.request_timeout_s, cfg.max_retries)
     cache = ResponseCache(cfg.cache_path() / "llm-responses.sqlite")
     try:
         gen = Generator(cfg, backend, cache, model, revision, run_id, round_)
@@ -177,7 +178,11 @@ def task_runner_for(rc: RunConfig):
 
 def run_paraphrase(config_path: str, overrides: dict | None = None) -> dict:
     """Run the flow with the task runner its config names."""
-    runner = task_runner_for(load_run_config(config_path, overrides))
+    rc = load_run_config(config_path, overrides)
+    runner = task_runner_for(rc)
+    key = rc.generate.api_key
+    if runner is not None and key is not None:  # Dask workers resolve it from their environment
+        os.environ[rc.generate.api_key_env] = key.get_secret_value()
     flow_ = paraphrase_flow.with_options(task_runner=runner) if runner else paraphrase_flow
     return flow_(config_path, overrides)
 

@@ -84,6 +84,7 @@ def generate(
     model: Annotated[str | None, typer.Option(help="hub id or local model folder")] = None,
     backend: Annotated[str | None, typer.Option(help="served (default) | inprocess")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server to use instead of launching `vllm serve`")] = None,
+    api_key: Annotated[str | None, typer.Option(help="the server's API key (default: $OPENAI_API_KEY or the config's api_key_env); never written to disk")] = None,
     candidates: Annotated[int | None, typer.Option(help="candidates per caption and level")] = None,
     levels: Annotated[str | None, typer.Option(help="comma list, e.g. 1,2")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML generation config")] = None,
@@ -117,6 +118,7 @@ def generate(
     lv = [int(x) for x in levels.split(",")] if levels else None
     cfg = load_config(config, {
         "model": model, "backend": backend, "base_url": base_url, "candidates": candidates,
+        "api_key": api_key,
         "levels": lv, "max_tokens": max_tokens, "temperature": temperature, "top_p": top_p,
         "max_attempts": max_attempts, "level2_source": level2_source,
         "shard_size": shard_size, "concurrency": concurrency,

@@ -7,7 +7,15 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+)
 
 from pipeline.errors import RobustclapError
 from pipeline.llm.types import Sampling
@@ -28,7 +36,10 @@ class GenerateConfig(BaseModel):
     revision: str | None = None
     backend: Literal["served", "inprocess"] = "served"
     base_url: str | None = Field(None, description="use this server instead of launching one")
-    api_key: str = "EMPTY"
+    # The endpoint's key: `--api-key`, else this field, else the environment variable named by
+    # api_key_env. A SecretStr: never in a dump, so never in a manifest, card, log or artifact.
+    api_key: SecretStr | None = None
+    api_key_env: str = Field("OPENAI_API_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     candidates: int = Field(1, ge=1, le=64)
     levels: list[int] = [1, 2]
     # Level 2 from the original (default): both levels are independent views of the caption and
@@ -53,6 +64,16 @@ class GenerateConfig(BaseModel):
         if not v or any(lv not in (1, 2) for lv in v):
             raise ValueError("levels must be a non-empty subset of [1, 2]")
         return sorted(set(v))
+
+    @field_serializer("api_key")
+    def _no_secret(self, value: SecretStr | None) -> None:
+        return None  # a dump (manifests, Dask task parameters) never holds the key
+
+    def resolved_api_key(self) -> str:
+        """The key sent to the endpoint ("EMPTY" for servers that ask for none)."""
+        if self.api_key is not None and self.api_key.get_secret_value():
+            return self.api_key.get_secret_value()
+        return os.environ.get(self.api_key_env) or "EMPTY"
 
     def cache_path(self) -> Path:
         return Path(self.cache_dir) if self.cache_dir else default_cache_dir()

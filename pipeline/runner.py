@@ -74,8 +74,8 @@ def open_backend(cfg: GenerateConfig, model_name: str, out_dir: Path):
     from pipeline.llm.served import ServedBackend
 
     def served(url: str, name: str) -> ServedBackend:
-        return ServedBackend(url, name, cfg.api_key, cfg.concurrency, cfg.request_timeout_s,
-                             cfg.max_retries)
+        return ServedBackend(url, name, cfg.resolved_api_key(), cfg.concurrency,
+                             cfg.request_timeout_s, cfg.max_retries)
 
     if cfg.base_url:
         yield served(cfg.base_url, cfg.model)

@@ -1,0 +1,75 @@
+"""One paraphrase run, stage by stage, in a process that may be SIGKILLed at any moment.
+
+`python -m bench.chaos_run CONFIG` runs what the `robustclap-paraphrase` flow runs (the same
+functions: ingest + generate, gate, regeneration rounds, publish) without the Prefect engine,
+whose temporary server start (~30 s) would dominate twenty kill-and-rerun cycles on 2 cores.
+It prints `PHASE <name>` before each stage so the killer can aim at generate, gate or publish.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from flows.config import RunConfig, load_run_config
+from flows.publish import publish
+from pipeline.ingest import ColumnMapping
+
+PHASES = ("generate", "gate", "publish")
+
+
+def phase(name: str) -> None:
+    print(f"PHASE {name}", flush=True)
+
+
+def run_stages(rc: RunConfig) -> dict:
+    """ingest + generate → gate → ≤ regenerate_rounds × (generate + gate) → publish."""
+    from pipeline.runner import run_generate
+    from quality.config import load_config
+    from quality.gate import run_gate
+
+    gen_dir, gate_dir = rc.work_dir / rc.name / "generated", rc.work_dir / rc.name / "gated"
+    for f in (gen_dir / "candidates").glob("r*.parquet"):  # as the flow: rounds ≥ 1 are redone
+        if not f.name.startswith("r00-"):
+            f.unlink()
+    gate_cfg = load_config(rc.gate_config)
+    mapping = ColumnMapping(rc.caption_col, rc.clip_col, rc.split_col)
+    score_cache = rc.work_dir / rc.name / "score_cache.sqlite"
+
+    def generate(round_: int, regenerate: Path | None) -> dict:
+        phase("generate")
+        return run_generate(rc.input, gen_dir, rc.generate, fmt=rc.format, split=rc.split,
+                            mapping=mapping, max_clips=rc.max_clips, regenerate=regenerate,
+                            round_=round_)
+
+    def gate():
+        phase("gate")
+        return run_gate(gen_dir, gate_dir, gate_cfg, cache_path=score_cache)
+
+    rounds = [generate(0, None)]
+    result = gate()
+    for r in range(1, rc.regenerate_rounds + 1):
+        if result.regenerate == 0:
+            break
+        rounds.append(generate(r, gate_dir / "regenerate.parquet"))
+        result = gate()
+    phase("publish")
+    first = rounds[0]
+    return publish(rc.corpus_root(), rc.name, gen_dir, gate_dir, {
+        "source": {"input": str(rc.input), "ingest": first.get("ingest")},
+        "model": first["model"], "model_revision": first["model_revision"],
+        "prompt_versions": first.get("prompt_versions"), "gate_version": result.gate_version,
+        "rounds": len(rounds), "generation": [{"run_id": m["run_id"]} for m in rounds],
+    })
+
+
+def main(argv: list[str]) -> int:
+    published = run_stages(load_run_config(argv[0]))
+    phase("done")
+    print(json.dumps({"version": published["version"], "path": published["path"]}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
