@@ -32,6 +32,9 @@ def register(app: typer.Typer) -> None:
         rc = load_run_config(config, overrides)  # errors surface before Prefect starts
         if api_key:  # through the environment, never a flow parameter Prefect would store
             os.environ[rc.generate.api_key_env] = api_key
+        from flows.run_checks import check_run, prefect_start_errors
+
+        check_run(rc)  # every file the run needs, before Prefect or an engine starts
         if not rc.generate.base_url:
             from pipeline.llm.model_ref import resolve_model
 
@@ -40,7 +43,8 @@ def register(app: typer.Typer) -> None:
         from flows.paraphrase import run_paraphrase, summary_line
 
         clean = {k: v for k, v in overrides.items() if v is not None}
-        published = run_paraphrase(str(config), clean)
+        with prefect_start_errors():
+            published = run_paraphrase(str(config), clean)
         typer.echo(summary_line(published))
         if rc.finetune.enabled:
             if not published["finetune_ready"]:

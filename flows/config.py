@@ -9,15 +9,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.config import GenerateConfig
 from pipeline.errors import RobustclapError
+from pipeline.ingest import FORMATS
+from pipeline.yaml_load import read_yaml
+
+# A corpus name is one folder name: `..` or `.` would make the corpus root a parent folder.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class FinetuneConfig(_Strict):
@@ -31,9 +35,9 @@ class FinetuneConfig(_Strict):
 
 
 class RunConfig(_Strict):
-    name: str = Field("corpus", pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field("corpus", pattern=NAME_PATTERN)
     input: Path
-    format: str = "auto"
+    format: Literal[FORMATS] = "auto"  # type: ignore[valid-type]
     caption_col: str = "caption"  # generic CSV / JSONL / Parquet column mapping
     clip_col: str = "clip_id"
     split_col: str | None = None  # default: a column named `split` if there is one
@@ -53,6 +57,28 @@ class RunConfig(_Strict):
     dask_address: str | None = None
     dask_workers: int = Field(2, ge=1)
     dashboard_url: str | None = None  # linked from the run's artifacts
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from prefect.client.schemas.schedules import CronSchedule
+
+        try:
+            CronSchedule(cron=v)
+        except ValueError as exc:
+            raise ValueError(f"not a valid cron schedule: {v!r}") from exc
+        return v
+
+    @model_validator(mode="after")
+    def _runner(self) -> RunConfig:
+        if self.task_runner == "dask" and self.generate.backend != "served":
+            raise ValueError("task_runner: dask needs generate.backend: served (each worker "
+                             "talks to the endpoint; an in-process engine cannot be shared)")
+        if self.dask_address is not None and self.task_runner != "dask":
+            raise ValueError("dask_address is set but task_runner is not dask")
+        return self
 
     def corpus_root(self) -> Path:
         return self.corpus_dir / self.name
@@ -81,10 +107,7 @@ def apply_dotted(raw: dict, overrides: dict) -> dict:
 def load_run_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
     """Read, apply dotted overrides ({"generate.model": "..."}), validate, resolve paths."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise RobustclapError(f"cannot read run config {path}: {exc}") from exc
+    raw = read_yaml(path, "run config") or {}
     if not isinstance(raw, dict):
         raise RobustclapError(f"run config {path}: expected a mapping")
     apply_dotted(raw, overrides or {})

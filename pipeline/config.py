@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -19,6 +18,7 @@ from pydantic import (
 
 from pipeline.errors import RobustclapError
 from pipeline.llm.types import Sampling
+from pipeline.yaml_load import read_yaml
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-1.5B-Instruct"
 
@@ -30,7 +30,7 @@ def default_cache_dir() -> Path:
 
 
 class GenerateConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     model: str = DEFAULT_MODEL
     revision: str | None = None
@@ -83,10 +83,7 @@ def load_config(path: str | Path | None, overrides: dict) -> GenerateConfig:
     """YAML file (optional) + non-None overrides → a validated config, or a clear error."""
     data: dict = {}
     if path is not None:
-        try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise RobustclapError(f"cannot read config {path}: {exc}") from exc
+        data = read_yaml(path, "generation config") or {}
         if not isinstance(data, dict):
             raise RobustclapError(f"config {path}: expected a mapping at the top level")
         data = data.get("generate", data)

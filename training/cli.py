@@ -47,10 +47,11 @@ def register(app: typer.Typer) -> None:
         One process on CPU or one GPU; for several GPUs run
         `torchrun --standalone --nproc_per_node N -m training.train CONFIG [--resume]`.
         """
-        from training.config import load_config
+        from training.config import check_data_paths, load_config
 
         cfg = load_config(config, {"out_dir": str(out_dir) if out_dir else None,
                                    "max_steps": max_steps, "model": model})
+        check_data_paths(cfg)  # before the model load (hub retries take a minute offline)
         _quiet_transformers()
         from training.train import train
 

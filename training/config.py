@@ -9,21 +9,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.errors import RobustclapError
+from pipeline.yaml_load import read_yaml
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and infinity are refused everywhere: an infinite lr or epoch count is never meant
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class DataConfig(_Strict):
     audio_dir: Path
     captions: Path  # a CAPTIONS Parquet file, or a folder of them
     corpus: Path | None = None  # the gate's accepted.parquet, or the folder holding it
-    train_splits: list[str] = ["train"]
+    train_splits: list[str] = Field(["train"], min_length=1)
     silence_peak: float = Field(1e-4, ge=0)  # clips whose peak is below this are skipped
     paraphrase_sampling: Literal["uniform", "best"] = "uniform"  # per epoch, or always rank 0
     cache_features: bool = False  # keep features of clips shorter than the window in memory
@@ -67,11 +68,18 @@ class OptimConfig(_Strict):
     lr: float = Field(1e-5, gt=0)
     weight_decay: float = Field(0.1, ge=0)
     betas: tuple[float, float] = (0.9, 0.98)
-    eps: float = 1e-6
+    eps: float = Field(1e-6, gt=0)
     warmup_steps: int = Field(100, ge=0)
     min_lr_ratio: float = Field(0.0, ge=0, le=1)  # cosine decays to lr * min_lr_ratio
     grad_accum: int = Field(1, ge=1)
     clip_grad_norm: float | None = Field(1.0, gt=0)
+
+    @field_validator("betas")
+    @classmethod
+    def _betas(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not all(0 <= b < 1 for b in v):
+            raise ValueError(f"each of betas must be in [0, 1), got {list(v)}")
+        return v
 
 
 class TrainConfig(_Strict):
@@ -130,12 +138,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Tr
     """Read YAML with safe_load, apply top-level `overrides` (from the CLI; None = keep the
     file's value), validate."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise RobustclapError(f"cannot read config {path}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise RobustclapError(f"{path} is not valid YAML: {exc}") from exc
+    raw = read_yaml(path, "training config")
     if not isinstance(raw, dict):
         raise RobustclapError(f"{path} must hold a mapping of settings")
     for key, value in (overrides or {}).items():
@@ -144,3 +147,20 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Tr
             if key == "max_steps":  # a step count from the CLI replaces epochs
                 raw.pop("epochs", None)
     return parse_config(raw, str(path))
+
+
+def check_data_paths(cfg: TrainConfig, audio_dir: Path | None = None,
+                     need_corpus: bool = True) -> None:
+    """The data folders exist: checked before any model is loaded (a missing folder used to
+    surface after the model load, and on an offline machine after a minute of hub retries)."""
+    data = cfg.data
+    checks = [("data.audio_dir", audio_dir or data.audio_dir, True),
+              ("data.captions", data.captions, False)]
+    if need_corpus and data.corpus is not None:
+        checks.append(("data.corpus", data.corpus, False))
+    for name, path, folder in checks:
+        path = Path(path)
+        if not path.exists():
+            raise RobustclapError(f"{name}: {path} does not exist")
+        if folder and not path.is_dir():
+            raise RobustclapError(f"{name}: {path} is not a folder")
