@@ -1,0 +1,71 @@
+"""Options every `robustclap` command shares: --version, --quiet, --log-level.
+
+They are set once on the main app (before the command name) and reach the stages through the
+environment, so a Prefect task or a spawned vLLM process sees the same choice:
+`ROBUSTCLAP_QUIET=1` turns every progress bar off, the log level goes to Python's logging,
+vLLM (`VLLM_LOGGING_LEVEL`) and Prefect (`PREFECT_LOGGING_LEVEL`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
+
+import typer
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+QUIET_ENV = "ROBUSTCLAP_QUIET"
+
+
+def robustclap_version() -> str:
+    try:
+        return version("robustclap")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def quiet() -> bool:
+    """True when the user asked for no progress bars (`--quiet` or ROBUSTCLAP_QUIET=1)."""
+    return os.environ.get(QUIET_ENV, "") not in ("", "0")
+
+
+def apply(log_level: str) -> None:
+    """One log level for this process and the ones it starts (vLLM servers, Prefect)."""
+    level = log_level.upper()
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)
+    os.environ["VLLM_LOGGING_LEVEL"] = level
+    os.environ["PREFECT_LOGGING_LEVEL"] = level
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"robustclap {robustclap_version()}")
+        raise typer.Exit()
+
+
+def register(app: typer.Typer) -> None:
+    """Install the shared options as the app's callback."""
+
+    @app.callback()
+    def main(
+        version_: Annotated[bool, typer.Option(
+            "--version", callback=_print_version, is_eager=True,
+            help="print the robustclap version and exit")] = False,
+        quiet_: Annotated[bool, typer.Option(
+            "--quiet", "-q", help="no progress bars; only warnings and errors are logged")] = False,
+        log_level: Annotated[str | None, typer.Option(
+            "--log-level", help="debug | info | warning | error, for robustclap, vLLM and "
+            "Prefect alike (default: each one's own; warning with --quiet)")] = None,
+    ) -> None:
+        """Paraphrase corpora of audio captions, quality gates, and multi-view CLAP
+        fine-tuning."""
+        if log_level is not None and log_level.lower() not in LOG_LEVELS:
+            raise typer.BadParameter(f"{log_level!r}: use one of {', '.join(LOG_LEVELS)}",
+                                     param_hint="--log-level")
+        if quiet_:
+            os.environ[QUIET_ENV] = "1"
+        if log_level is not None or quiet_:
+            apply(log_level or "warning")
