@@ -11,6 +11,10 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
+    from flows.hub_cli import register as register_hub
+
+    register_hub(app)  # publish, export, push
+
     @app.command("run")
     def run_cmd(
         config: Annotated[Path, typer.Argument(help="run config YAML (see examples/quickstart.yaml)")],
@@ -19,6 +23,9 @@ def register(app: typer.Typer) -> None:
         api_key: Annotated[str | None, typer.Option(help="the LLM server's API key (default: $OPENAI_API_KEY or generate.api_key_env); never written to disk or to Prefect")] = None,
         max_tokens: Annotated[int | None, typer.Option(help="override generate.sampling.max_tokens")] = None,
         finetune: Annotated[bool | None, typer.Option("--finetune/--no-finetune", help="override finetune.enabled")] = None,
+        input: Annotated[Path | None, typer.Option("--input", "-i", help="override input (caption file)")] = None,
+        name: Annotated[str | None, typer.Option(help="override name (versions go to CORPUS_DIR/NAME/vN)")] = None,
+        corpus_dir: Annotated[Path | None, typer.Option(help="override corpus_dir")] = None,
     ) -> None:
         """Run the paraphrase flow (and the fine-tune flow if the config enables it) locally.
 
@@ -28,7 +35,10 @@ def register(app: typer.Typer) -> None:
         from flows.config import load_run_config
 
         overrides = {"generate.model": model, "generate.base_url": base_url,
-                     "generate.sampling.max_tokens": max_tokens, "finetune.enabled": finetune}
+                     "generate.sampling.max_tokens": max_tokens, "finetune.enabled": finetune,
+                     # paths given here are relative to where the command runs, not the config
+                     "input": str(input.resolve()) if input else None, "name": name,
+                     "corpus_dir": str(corpus_dir.resolve()) if corpus_dir else None}
         rc = load_run_config(config, overrides)  # errors surface before Prefect starts
         if api_key:  # through the environment, never a flow parameter Prefect would store
             os.environ[rc.generate.api_key_env] = api_key

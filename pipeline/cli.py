@@ -11,6 +11,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from pipeline.cli_options import default_of
+from pipeline.cli_options import register as register_options
 from pipeline.errors import RobustclapError
 
 err = Console(stderr=True)
@@ -34,6 +36,12 @@ app = App(
     name="robustclap", no_args_is_help=True, pretty_exceptions_enable=False,
     help="Paraphrase corpora of audio captions, quality gates, and multi-view CLAP fine-tuning.",
 )
+
+
+def _gen_default(field: str) -> str:
+    from pipeline.config import GenerateConfig
+
+    return default_of(GenerateConfig, field)
 
 
 def _engine_args(pairs: list[str] | None) -> dict | None:
@@ -62,6 +70,7 @@ def ingest(
     split_col: Annotated[str | None, typer.Option(help="generic formats: split column")] = None,
     split: Annotated[str | None, typer.Option(help="split for every row (default: from the file name)")] = None,
     max_clips: Annotated[int | None, typer.Option(help="keep only the first N clips")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace the captions an earlier ingest wrote to OUT")] = False,
 ) -> None:
     """Read a caption file into the captions table; bad rows go to rejects with a reason."""
     from pipeline.ingest import ColumnMapping, output_dir
@@ -69,6 +78,10 @@ def ingest(
     from pipeline.schema import CAPTIONS, INGEST_REJECTS, write_table
 
     out = output_dir(out)
+    earlier = [n for n in ("captions.parquet", "ingest_rejects.parquet") if (out / n).exists()]
+    if earlier and not overwrite:
+        raise RobustclapError(f"{out} already holds {', '.join(earlier)} from an earlier ingest; "
+                              "pass --overwrite to replace it, or choose another --out")
     res = run_ingest(input, fmt=format, mapping=ColumnMapping(caption_col, clip_col, split_col),
                      split=split, max_clips=max_clips)
     write_table(CAPTIONS, res.captions, out / "captions.parquet")
@@ -81,22 +94,22 @@ def generate(
     input: Annotated[Path, typer.Option("--input", "-i", help="caption file or captions.parquet")],
     out: Annotated[Path, typer.Option(help="output folder (candidates/, manifest.json)")],
     format: Annotated[str, typer.Option(help="auto|audiocaps|clotho|csv|jsonl|parquet")] = "auto",
-    model: Annotated[str | None, typer.Option(help="hub id or local model folder")] = None,
-    backend: Annotated[str | None, typer.Option(help="served (default) | inprocess")] = None,
+    model: Annotated[str | None, typer.Option(help="hub id or local model folder" + _gen_default("model"))] = None,
+    backend: Annotated[str | None, typer.Option(help="served | inprocess" + _gen_default("backend"))] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server to use instead of launching `vllm serve`")] = None,
     api_key: Annotated[str | None, typer.Option(help="the server's API key (default: $OPENAI_API_KEY or the config's api_key_env); never written to disk")] = None,
-    candidates: Annotated[int | None, typer.Option(help="candidates per caption and level")] = None,
-    levels: Annotated[str | None, typer.Option(help="comma list, e.g. 1,2")] = None,
+    candidates: Annotated[int | None, typer.Option(help="candidates per caption and level" + _gen_default("candidates"))] = None,
+    levels: Annotated[str | None, typer.Option(help="comma list, e.g. 1,2" + _gen_default("levels"))] = None,
     config: Annotated[Path | None, typer.Option(help="YAML generation config")] = None,
     max_clips: Annotated[int | None, typer.Option(help="only the first N clips of the input")] = None,
-    max_tokens: Annotated[int | None, typer.Option(help="max new tokens per reply")] = None,
-    temperature: Annotated[float | None, typer.Option()] = None,
-    top_p: Annotated[float | None, typer.Option()] = None,
-    max_attempts: Annotated[int | None, typer.Option(help="asks per item before it fails")] = None,
-    level2_source: Annotated[str | None, typer.Option(help="original | level1")] = None,
-    shard_size: Annotated[int | None, typer.Option(help="captions per output shard")] = None,
-    concurrency: Annotated[int | None, typer.Option(help="served: requests in flight")] = None,
-    request_timeout_s: Annotated[float | None, typer.Option(help="served: per request")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="max new tokens per reply" + _gen_default("sampling.max_tokens"))] = None,
+    temperature: Annotated[float | None, typer.Option(help="sampling temperature" + _gen_default("sampling.temperature"))] = None,
+    top_p: Annotated[float | None, typer.Option(help="nucleus sampling share" + _gen_default("sampling.top_p"))] = None,
+    max_attempts: Annotated[int | None, typer.Option(help="asks per item before it fails" + _gen_default("max_attempts"))] = None,
+    level2_source: Annotated[str | None, typer.Option(help="original | level1" + _gen_default("level2_source"))] = None,
+    shard_size: Annotated[int | None, typer.Option(help="captions per output shard" + _gen_default("shard_size"))] = None,
+    concurrency: Annotated[int | None, typer.Option(help="served: requests in flight" + _gen_default("concurrency"))] = None,
+    request_timeout_s: Annotated[float | None, typer.Option(help="served: seconds per request" + _gen_default("request_timeout_s"))] = None,
     engine_arg: Annotated[list[str] | None, typer.Option(help="vLLM engine arg key=value (repeat)")] = None,
     cache_dir: Annotated[str | None, typer.Option(help="response cache folder (default ~/.cache/robustclap)")] = None,
     prompt_dir: Annotated[str | None, typer.Option(help="folder with level1.yaml/level2.yaml")] = None,
@@ -153,6 +166,7 @@ def _register_stages() -> None:
     from quality.cli import register as register_quality
     from training.cli import register as register_training
 
+    register_options(app)
     register_quality(app)
     register_training(app)
     register_flows(app)

@@ -69,3 +69,17 @@ def register(app: typer.Typer) -> None:
             os.environ[QUIET_ENV] = "1"
         if log_level is not None or quiet_:
             apply(log_level or "warning")
+
+
+def default_of(model: type, dotted: str) -> str:
+    """' (default: X)' for a pydantic config field, for the help of an option whose CLI default
+    is None (None = "keep the config's value", so typer cannot show the real default)."""
+    node: object = model
+    for part in dotted.split("."):
+        field = node.model_fields[part]  # type: ignore[attr-defined]
+        node = field.annotation
+        value = field.get_default(call_default_factory=True)
+    shown = ",".join(map(str, value)) if isinstance(value, list) else value
+    from rich.markup import escape  # typer renders help as rich markup: "[...]" is a tag
+
+    return " " + escape(f"[default: {shown}]")

@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from pipeline.errors import RobustclapError
+from pipeline.progress import stage_progress
 from pipeline.schema import col as c
 from training.audio import AudioFrontEnd, AudioProblem, find_audio_files, load_audio
 from training.data import Skipped, paraphrases_by_caption, read_captions, read_corpus
@@ -113,19 +114,21 @@ def embed_audio(bundle: ClapBundle, files: dict[str, Path], device: torch.device
         mels.clear()
         longer.clear()
 
-    for clip_id in sorted(files):
-        try:
-            mel, is_longer = _clip_features(fe, clip_id, files[clip_id], silence_peak, cache,
-                                            key)
-        except AudioProblem as exc:
-            skipped.rows.append((clip_id, exc.reason, exc.detail))
-            continue
-        ids.append(clip_id)
-        mels.append(mel)
-        longer.append(is_longer)
-        if len(mels) == batch_size:
-            flush()
-    flush()
+    with stage_progress("embed audio", len(files), "clips") as advance:
+        for clip_id in sorted(files):
+            advance(1)
+            try:
+                mel, is_longer = _clip_features(fe, clip_id, files[clip_id], silence_peak,
+                                                cache, key)
+            except AudioProblem as exc:
+                skipped.rows.append((clip_id, exc.reason, exc.detail))
+                continue
+            ids.append(clip_id)
+            mels.append(mel)
+            longer.append(is_longer)
+            if len(mels) == batch_size:
+                flush()
+        flush()
     dim = model.config.projection_dim
     return ids, (np.concatenate(chunks) if chunks else np.zeros((0, dim))), skipped
 
