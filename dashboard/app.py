@@ -15,7 +15,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from dashboard import overview, page, queries
-from dashboard.corpus import list_versions, open_version
+from dashboard.corpus import check_corpus, list_versions, open_version
+from dashboard.failures import bind, error_page
 from dashboard.queries import Filters
 from pipeline.errors import RobustclapError
 from quality.decide import ALL_GATES
@@ -77,9 +78,8 @@ def make_handler(root: Path) -> type[BaseHTTPRequestHandler]:
             params = {k: v[-1] for k, v in parse_qs(url.query).items()}
             try:
                 body = render(root, params)
-            except RobustclapError as exc:
-                self._send(HTTPStatus.BAD_REQUEST,
-                           page.document("error", f"<p class=error>{escape(str(exc))}</p>"))
+            except Exception as exc:  # noqa: BLE001 - every failure is a page (failures.py)
+                self._send(*error_page(exc))
                 return
             self._send(HTTPStatus.OK, body)
 
@@ -99,8 +99,8 @@ def make_handler(root: Path) -> type[BaseHTTPRequestHandler]:
 
 def make_server(root: Path, host: str = "127.0.0.1", port: int = 8501) -> ThreadingHTTPServer:
     """Bind (port 0 = any free port); check the corpus first so a typo fails at once."""
-    open_version(root)
-    server = ThreadingHTTPServer((host, port), make_handler(Path(root)))
+    check_corpus(root)
+    server = bind(host, port, make_handler(Path(root)))
     server.daemon_threads = True
     return server
 

@@ -6,8 +6,13 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
+import duckdb
+import pyarrow as pa
+
 from dashboard import overview, page, queries
 from dashboard.corpus import open_version
+from flows.version_check import BrokenVersion
+from pipeline.errors import RobustclapError
 
 
 def render_report(root: Path, version: int | None = None) -> str:
@@ -16,6 +21,9 @@ def render_report(root: Path, version: int | None = None) -> str:
     try:
         ov = overview.build(con, v)
         ranges, hists = overview.distributions(con, v, ov)
+    except (duckdb.Error, pa.ArrowException, OSError) as exc:  # one message, exit 2
+        raise BrokenVersion(f"corpus version {v.path}: a table cannot be read "
+                            f"({type(exc).__name__}: {exc})") from exc
     finally:
         con.close()
     body = (f"<h1>{escape(Path(root).name)} v{v.number}: corpus quality report</h1>"
@@ -26,6 +34,12 @@ def render_report(root: Path, version: int | None = None) -> str:
 
 def write_report(root: Path, out: Path, version: int | None = None) -> Path:
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_report(root, version), encoding="utf-8")
+    if out.is_dir():
+        raise RobustclapError(f"--out {out}: is a folder; give the HTML file to write")
+    html = render_report(root, version)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise RobustclapError(f"cannot write {out}: {exc.strerror or exc}") from exc
     return out

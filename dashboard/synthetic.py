@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from flows.version_check import file_entries
 from pipeline.schema import (
     CANDIDATES,
     CAPTIONS,
@@ -196,9 +197,11 @@ def write_version(root: Path, version: int, n_captions: int, candidates: int = 2
           "rows_per_s": len(cands) / 3000.0, "tokens_per_s": (prompt + completion) / 3000.0}
     (out / "generation_manifests").mkdir(exist_ok=True)
     (out / "generation_manifests" / "r0.json").write_text(json.dumps(gm), encoding="utf-8")
-    (out / "manifest.json").write_text(json.dumps({"name": Path(root).name,
-                                                   "version": version}), encoding="utf-8")
     (out / "summary.json").write_text("{}", encoding="utf-8")
+    (out / "manifest.json").write_text(json.dumps({
+        "name": Path(root).name, "version": version, "model": "synthetic-llm",
+        "model_revision": "0", "prompt_versions": {"1": "p1", "2": "p1"},
+        "gate_version": GATE_VERSION, "checksums": file_entries(out)}), encoding="utf-8")
     link = Path(root) / "latest"
     if link.is_symlink():
         link.unlink()

@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from flows.version_check import file_entries
 from pipeline.schema import CANDIDATES, CAPTIONS, check_file, col
 
 VERSION_RE = re.compile(r"^v(\d+)$")
@@ -116,6 +117,7 @@ def publish(root: Path, name: str, gen_dir: Path, gate_dir: Path, info: dict) ->
         counts = corpus_counts(gen_dir, gate_dir)
         summary_md = (gate_dir / "summary.md").read_text() if (gate_dir / "summary.md").exists() \
             else ""
+        checksums = file_entries(tmp)  # the readers' contract (flows/version_check.py)
         while True:  # the version number is claimed by the rename itself
             version = (versions(root) or [0])[-1] + 1
             manifest = {
@@ -123,6 +125,7 @@ def publish(root: Path, name: str, gen_dir: Path, gate_dir: Path, info: dict) ->
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "counts": counts, **info,
                 "files": sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()),
+                "checksums": checksums,
             }
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
             (tmp / "CARD.md").write_text(card(manifest, summary_md))
