@@ -21,6 +21,7 @@ from prefect.artifacts import (
 from prefect.concurrency.sync import concurrency
 from prefect.events import emit_event
 
+from flows.card import body as card_body
 from flows.config import RunConfig, load_run_config
 from flows.publish import publish
 from pipeline.cache import ResponseCache
@@ -249,7 +250,7 @@ def _artifacts(rc: RunConfig, published: dict) -> None:
     gen = published["generation"]
     wall_h = sum((g["wall_s"] or 0) for g in gen) / 3600
     create_markdown_artifact(
-        (Path(published["path"]) / "CARD.md").read_text(), key=f"{rc.name}-card",
+        card_body((Path(published["path"]) / "README.md").read_text()), key=f"{rc.name}-card",
         description=f"{rc.name} v{published['version']}",
     )
     create_table_artifact(

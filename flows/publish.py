@@ -10,14 +10,17 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from flows import card as hub_card
+from flows.hub_files import write_hub_files
 from flows.version_check import file_entries
+from pipeline.fsmode import follow_umask
 from pipeline.schema import CANDIDATES, CAPTIONS, check_file, col
 
 VERSION_RE = re.compile(r"^v(\d+)$")
@@ -74,37 +77,17 @@ def corpus_counts(gen_dir: Path, gate_dir: Path) -> dict:
     }
 
 
-def card(manifest: dict, summary_md: str) -> str:
-    c = manifest["counts"]
-    lines = [
-        f"# {manifest['name']} v{manifest['version']}",
-        "",
-        "Paraphrases of audio captions for multi-view CLAP fine-tuning (RobustCLAP). Level 1 "
-        "restructures a caption and keeps its words; level 2 restructures it and changes them.",
-        "",
-        "| | |", "|---|---|",
-        f"| source data | `{manifest['source']['input']}` |",
-        f"| model | `{manifest['model']}` (revision `{manifest['model_revision']}`) |",
-        f"| prompt versions | {manifest['prompt_versions']} |",
-        f"| gate config version | `{manifest['gate_version']}` |",
-        f"| captions | {c['captions']} |",
-        f"| candidates | {c['candidates']} (LLM ok {c['llm_ok']}, failed {c['llm_failed']}) |",
-        f"| accepted paraphrases | {c['accepted']} |",
-        f"| (caption, level) with an accepted paraphrase | {c['pass_rate']:.1%} |",
-        f"| regeneration rounds | {manifest['rounds']} |",
-        f"| created | {manifest['created']} |",
-        "",
-        "## Gate summary",
-        "",
-        summary_md,
-    ]
-    return "\n".join(lines) + "\n"
+def caption_sources(captions: Path) -> list[str]:
+    """The distinct `source` values of a captions file (the card's licence comes from them)."""
+    values = pq.read_table(captions, columns=[col.source])[col.source]
+    return sorted(str(s) for s in pc.unique(values).to_pylist() if s is not None)
 
 
 def publish(root: Path, name: str, gen_dir: Path, gate_dir: Path, info: dict) -> dict:
     """Write the next version and return its manifest (with `path` and `version`)."""
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".publishing-", dir=root))
+    tmp = root / f".publishing-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()  # a plain mkdir follows the umask (mkdtemp would make it 0700)
     try:
         for fname in GATE_FILES:
             if (gate_dir / fname).exists():
@@ -114,6 +97,9 @@ def publish(root: Path, name: str, gen_dir: Path, gate_dir: Path, info: dict) ->
             _link_or_copy(shard, tmp / "candidates" / shard.name)
         for man in sorted((gen_dir / "manifests").glob("*.json")):
             _link_or_copy(man, tmp / "generation_manifests" / man.name)
+        follow_umask(tmp)  # the gate's files arrive 0600 from mkstemp
+        configs = write_hub_files(tmp)
+        sources = caption_sources(tmp / "captions.parquet")
         counts = corpus_counts(gen_dir, gate_dir)
         summary_md = (gate_dir / "summary.md").read_text() if (gate_dir / "summary.md").exists() \
             else ""
@@ -128,7 +114,8 @@ def publish(root: Path, name: str, gen_dir: Path, gate_dir: Path, info: dict) ->
                 "checksums": checksums,
             }
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-            (tmp / "CARD.md").write_text(card(manifest, summary_md))
+            (tmp / "README.md").write_text(hub_card.render(
+                manifest, configs, sources, summary_md, info.get("license")))
             target = root / f"v{version}"
             try:
                 os.rename(tmp, target)

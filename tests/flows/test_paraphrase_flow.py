@@ -33,7 +33,7 @@ def test_paraphrase_flow_publishes_versions_and_is_incremental(run_config, tmp_p
     v1 = Path(first["path"])
     assert v1 == tmp_path / "corpus" / "flowtest" / "v1"
     assert (tmp_path / "corpus" / "flowtest" / "latest").resolve() == v1
-    for name in ("manifest.json", "CARD.md", "accepted.parquet", "rejected.parquet",
+    for name in ("manifest.json", "README.md", "accepted.parquet", "rejected.parquet",
                  "captions.parquet", "summary.json"):
         assert (v1 / name).exists(), name
     manifest = json.loads((v1 / "manifest.json").read_text())
@@ -44,7 +44,7 @@ def test_paraphrase_flow_publishes_versions_and_is_incremental(run_config, tmp_p
     rejected = pd.read_parquet(v1 / "rejected.parquet")
     assert accepted + len(rejected) == len(cands)  # nothing lost between generate and gate
     assert not cands.duplicated([col.caption_id, col.level, col.candidate]).any()
-    card = (v1 / "CARD.md").read_text()
+    card = (v1 / "README.md").read_text()
     assert "prompt versions" in card and manifest["gate_version"] in card
     assert first["counts"]["captions"] == 12
     assert set(cands[col.split]) == {"train", "test"}
