@@ -14,12 +14,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from dashboard import overview, page, queries
+from dashboard import overview, page, queries, review, review_page
 from dashboard.corpus import check_corpus, list_versions, open_version
 from dashboard.failures import bind, error_page
 from dashboard.queries import Filters
 from pipeline.errors import RobustclapError
 from quality.decide import ALL_GATES
+
+CHART_TAIL = 0.005  # histogram axes span the 0.5%..99.5% quantiles (outliers in end bins)
 
 
 def _int(value: str | None) -> int | None:
@@ -31,27 +33,49 @@ def _int(value: str | None) -> int | None:
         raise RobustclapError(f"expected a number, got {value!r}") from exc
 
 
+def _page(value: str | None) -> int:
+    n = _int(value) or 0
+    if n < 0:
+        raise RobustclapError(f"page {n}: pages start at 0")
+    return n
+
+
+def filters(params: dict[str, str]) -> Filters:
+    """The filters of a request (the same for the page, its charts and the CSV)."""
+    gate = params.get("gate") or None
+    if gate is not None and gate not in ALL_GATES:
+        raise RobustclapError(f"unknown gate {gate!r}")
+    return Filters(level=_int(params.get("level")), split=params.get("split") or None,
+                   gate=gate, text=params.get("q") or None, page=_page(params.get("page")))
+
+
 def render(root: Path, params: dict[str, str]) -> str:
     """The whole dashboard page for the given query parameters."""
     v = open_version(root, _int(params.get("version")))
     compare = _int(params.get("compare"))
-    gate = params.get("gate") or None
-    if gate is not None and gate not in ALL_GATES:
-        raise RobustclapError(f"unknown gate {gate!r}")
-    f = Filters(level=_int(params.get("level")), split=params.get("split") or None, gate=gate,
-                text=params.get("q") or None)
+    f = filters(params)
+    r_page = _page(params.get("rpage"))
     con = queries.connect()
     try:
-        ov = overview.build(con, v)
-        ranges, hists = overview.distributions(con, v, ov)
+        ov = overview.build(con, v, f)
+        ranges, hists = overview.distributions(con, v, ov, f=f, tail=CHART_TAIL)
         total, rows = queries.side_by_side(con, v, f)
-        r_total, r_rows = queries.rejected_rows(con, v, f)
+        r_total, r_rows = review.rejected_with_scores(con, v, f, f.limit, r_page * f.limit)
+        gate_cfg = v.gate_config()
         parts = [
             f"<h1>{escape(root.name)} corpus quality</h1>",
             page.filter_form(v.number, compare, list_versions(root), f, ALL_GATES,
                              queries.splits(con, v)),
-            page.overview(ov), page.distributions(ov, ranges, hists),
-            page.examples(total, rows, r_total, r_rows),
+        ]
+        if params.get("caption"):
+            parts.append(review_page.candidate_view(
+                params["caption"], review.candidates_of(con, v, params["caption"]),
+                ALL_GATES, gate_cfg))
+        parts += [
+            page.overview(ov), page.distributions(ov, ranges, hists, open_ends=True),
+            review_page.examples(params, f, total, rows, r_total, r_rows, gate_cfg, r_page),
+            review_page.failing(params, review.failing_examples(con, v, f), ALL_GATES,
+                                gate_cfg),
         ]
         if compare is not None and compare != v.number:
             old = open_version(root, compare)
@@ -72,16 +96,40 @@ def make_handler(root: Path) -> type[BaseHTTPRequestHandler]:
             if url.path == "/healthz":
                 self._send(HTTPStatus.OK, "ok", "text/plain")
                 return
+            params = {k: v[-1] for k, v in parse_qs(url.query).items()}
+            if url.path == "/rejected.csv":
+                self._csv(params)
+                return
             if url.path != "/":
                 self._send(HTTPStatus.NOT_FOUND, "not found", "text/plain")
                 return
-            params = {k: v[-1] for k, v in parse_qs(url.query).items()}
             try:
                 body = render(root, params)
             except Exception as exc:  # noqa: BLE001 - every failure is a page (failures.py)
                 self._send(*error_page(exc))
                 return
             self._send(HTTPStatus.OK, body)
+
+        def _csv(self, params: dict[str, str]) -> None:
+            """Every filtered rejected row, streamed (HTTP/1.0: the end of the body is the
+            end of the connection, so no length is needed up front)."""
+            try:
+                v = open_version(root, _int(params.get("version")))
+                f = filters(params)
+            except RobustclapError as exc:
+                self._send(HTTPStatus.BAD_REQUEST, str(exc), "text/plain")
+                return
+            con = queries.connect()
+            try:
+                self.send_response(HTTPStatus.OK)
+                self.send_header("Content-Type", "text/csv; charset=utf-8")
+                self.send_header("Content-Disposition", f'attachment; filename="'
+                                 f'{root.name}-v{v.number}-rejected.csv"')
+                self.end_headers()
+                for chunk in review.rejected_csv(con, v, f):
+                    self.wfile.write(chunk)
+            finally:
+                con.close()
 
         def _send(self, code: HTTPStatus, body: str, ctype: str = "text/html") -> None:
             data = body.encode("utf-8")

@@ -36,40 +36,64 @@ def bars(items: list[tuple[str, float]], title: str, fmt: str = "{:.0f}", width:
 
 
 def histogram(accepted: list[int], rejected: list[int], lo: float, hi: float,
-              thresholds: list[float], title: str, width: int = 360, height: int = 170) -> str:
-    """Stacked accepted/rejected counts per bin with each configured threshold as a line."""
-    left, bottom, top_pad = 36, 22, 22
-    plot_w, plot_h = width - left - 8, height - bottom - top_pad
+              thresholds: list[float], title: str, width: int = 380, height: int = 200,
+              x_label: str = "score", open_ends: bool = False) -> str:
+    """Stacked accepted/rejected counts per bin with each configured threshold as a line.
+
+    Axes have titles and ticks; with `open_ends` the first and last bins also hold the values
+    below `lo` / above `hi` (their tick labels say so), so outliers do not squash the chart."""
+    left, bottom, top_pad, right = 48, 44, 22, 12
+    plot_w, plot_h = width - left - right, height - bottom - top_pad
     n = len(accepted)
     top = max((a + r for a, r in zip(accepted, rejected, strict=True)), default=0) or 1
     bw = plot_w / max(n, 1)
+    span = hi - lo or 1.0
+    base = top_pad + plot_h
     out = [_open(width, height, title), _title(title)]
     for i, (a, r) in enumerate(zip(accepted, rejected, strict=True)):
         x = left + i * bw
         ha, hr = plot_h * a / top, plot_h * r / top
-        base = top_pad + plot_h
+        b_lo, b_hi = lo + span * i / max(n, 1), lo + span * (i + 1) / max(n, 1)
+        rng = f"[{b_lo:.3g}, {b_hi:.3g})"
         if a:
             out.append(f'<rect class="bar accepted" x="{x:.1f}" y="{base - ha:.1f}" '
-                       f'width="{bw - 1:.1f}" height="{ha:.1f}" fill="{ACCEPTED_COLOR}">'
-                       f"<title>accepted: {a}</title></rect>")
+                       f'width="{max(bw - 1, 0.5):.1f}" height="{ha:.1f}" '
+                       f'fill="{ACCEPTED_COLOR}"><title>{rng} accepted: {a}</title></rect>')
         if r:
             out.append(f'<rect class="bar rejected" x="{x:.1f}" y="{base - ha - hr:.1f}" '
-                       f'width="{bw - 1:.1f}" height="{hr:.1f}" fill="{REJECTED_COLOR}">'
-                       f"<title>rejected: {r}</title></rect>")
-    span = hi - lo or 1.0
+                       f'width="{max(bw - 1, 0.5):.1f}" height="{hr:.1f}" '
+                       f'fill="{REJECTED_COLOR}"><title>{rng} rejected: {r}</title></rect>')
     for t in thresholds:
         x = left + plot_w * (t - lo) / span
         out.append(f'<line class="threshold" x1="{x:.1f}" x2="{x:.1f}" y1="{top_pad - 4}" '
-                   f'y2="{top_pad + plot_h}" stroke="{THRESHOLD_COLOR}" stroke-width="2" '
+                   f'y2="{base}" stroke="{THRESHOLD_COLOR}" stroke-width="2" '
                    f'stroke-dasharray="4 3"><title>threshold {t:g}</title></line>')
-    axis_y = top_pad + plot_h
+    out.append(f'<line class="axis" x1="{left}" x2="{left + plot_w}" y1="{base}" y2="{base}" '
+               f'stroke="#999"/><line class="axis" x1="{left}" x2="{left}" y1="{top_pad}" '
+               f'y2="{base}" stroke="#999"/>')
+    ticks = 5
+    for k in range(ticks):  # x ticks: bin edges
+        value = lo + span * k / (ticks - 1)
+        x = left + plot_w * k / (ticks - 1)
+        label = f"{value:.3g}"
+        if open_ends and k == 0:
+            label = "≤" + label
+        elif open_ends and k == ticks - 1:
+            label = "≥" + label
+        anchor = "start" if k == 0 else "end" if k == ticks - 1 else "middle"
+        out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{base}" y2="{base + 4}" '
+                   f'stroke="#999"/><text class="tick" x="{x:.1f}" y="{base + 15}" '
+                   f'font-size="10" text-anchor="{anchor}">{escape(label)}</text>')
+    for count in sorted({0, top // 2, top}):  # y ticks: candidates per bin
+        y = base - plot_h * count / top
+        out.append(f'<text class="tick" x="{left - 4}" y="{y + 3:.1f}" font-size="10" '
+                   f'text-anchor="end">{count:,}</text>')
     out.append(
-        f'<line x1="{left}" x2="{left + plot_w}" y1="{axis_y}" y2="{axis_y}" stroke="#999"/>'
-        f'<text x="{left}" y="{height - 6}" font-size="10">{lo:.2f}</text>'
-        f'<text x="{left + plot_w}" y="{height - 6}" font-size="10" text-anchor="end">'
-        f"{hi:.2f}</text>"
-        f'<text x="{left - 4}" y="{top_pad + 8}" font-size="10" text-anchor="end">{top}</text>'
-        "</svg>"
+        f'<text class="axis-title" x="{left + plot_w / 2:.1f}" y="{height - 6}" '
+        f'font-size="11" text-anchor="middle">{escape(x_label)}</text>'
+        f'<text class="axis-title" x="12" y="{top_pad + plot_h / 2:.1f}" font-size="11" '
+        f'text-anchor="middle" transform="rotate(-90 12 {top_pad + plot_h / 2:.1f})">'
+        "candidates per bin</text></svg>"
     )
     return "".join(out)
 

@@ -25,6 +25,26 @@ class Overview:
     failed_by_reason: list[tuple[str, int]]
     throughput: dict[str, float | None]
     thresholds: dict[str, dict[int, list[float]]] = field(default_factory=dict)
+    provenance: dict[str, str] = field(default_factory=dict)
+    filtered: bool = False  # the charts show only the rows the filters select
+
+
+def provenance(manifest: dict[str, Any], generation: list[dict[str, Any]]) -> dict[str, str]:
+    """Model, prompt and gate versions of a version (its manifest; the generation manifests
+    for a version published without them)."""
+    first = generation[0] if generation else {}
+
+    def pick(key: str) -> Any:
+        return manifest.get(key) if manifest.get(key) is not None else first.get(key)
+
+    prompts = pick("prompt_versions") or {}
+    return {
+        "model": str(pick("model") or "–"),
+        "model revision": str(pick("model_revision") or "–"),
+        "prompt versions": ", ".join(f"level {lv}: {h}" for lv, h in sorted(prompts.items()))
+                           or "–",
+        "gate version": str(manifest.get("gate_version") or "–"),
+    }
 
 
 def throughput(manifests: list[dict[str, Any]], accepted: int) -> dict[str, float | None]:
@@ -63,26 +83,35 @@ def thresholds(gate_config: dict[str, Any]) -> dict[str, dict[int, list[float]]]
             for score, per in spec.items()}
 
 
-def build(con: duckdb.DuckDBPyConnection, v: Version) -> Overview:
+def build(con: duckdb.DuckDBPyConnection, v: Version, f: queries.Filters | None = None
+          ) -> Overview:
+    """Cards count the whole version; the per-level table and the charts follow `f`."""
     counts = queries.counts(con, v)
+    generation = v.generation_manifests()
     return Overview(
         version=v.number,
         counts=counts,
-        candidates_per_level=queries.candidates_per_level(con, v),
+        candidates_per_level=queries.candidates_per_level(con, v, f),
         accepted_per_level=queries.accepted_per_level(con, v),
-        pass_rates=queries.pass_rates(con, v),
-        failed_by_reason=queries.failed_by_reason(con, v),
-        throughput=throughput(v.generation_manifests(), counts["accepted"]),
+        pass_rates=queries.pass_rates(con, v, f),
+        failed_by_reason=queries.failed_by_reason(con, v, f),
+        throughput=throughput(generation, counts["accepted"]),
         thresholds=thresholds(v.gate_config()),
+        provenance=provenance(v.manifest(), generation),
+        filtered=bool(f and f.selects_rows),
     )
 
 
-def distributions(con: duckdb.DuckDBPyConnection, v: Version, ov: Overview, bins: int = 30
+def distributions(con: duckdb.DuckDBPyConnection, v: Version, ov: Overview, bins: int = 30,
+                  f: queries.Filters | None = None, tail: float = 0.0
                   ) -> tuple[dict[str, tuple[float, float]], dict]:
-    """Histogram ranges (widened to include every threshold, so each line is drawn) and counts."""
-    ranges = queries.score_ranges(con, v)
+    """Histogram ranges (widened to include every threshold, so each line is drawn) and counts.
+
+    With `tail` (e.g. 0.005) the range spans the tail..1-tail quantiles: the few values beyond
+    are counted in the end bins instead of squashing the rest of the chart."""
+    ranges = queries.score_ranges(con, v, f, tail=tail)
     for score, (lo, hi) in list(ranges.items()):
         lims = [x for xs in ov.thresholds.get(score, {}).values() for x in xs]
         lo, hi = min([lo, *lims]), max([hi, *lims])
         ranges[score] = (lo, hi if hi > lo else lo + 1.0)
-    return ranges, queries.histograms(con, v, ranges, bins)
+    return ranges, queries.histograms(con, v, ranges, bins, f)

@@ -24,6 +24,9 @@ h1{font-size:1.4rem} h2{font-size:1.15rem;border-bottom:1px solid #ddd;margin-to
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
 td,th{border:1px solid #ddd;padding:.2rem .45rem;vertical-align:top;text-align:left}
 th{background:#f4f4f4} td.num{text-align:right}
+.fail{color:#b03a2e;font-weight:bold} .pass{color:#2a7a2a} .na{color:#999}
+.provenance{font-size:.85rem;color:#444} .pager a{margin-left:.6rem}
+#candidates-table td,#rejected-table td{max-width:22rem}
 .up{color:#2a7a2a} .down{color:#b03a2e}
 form.filters{display:flex;flex-wrap:wrap;gap:.6rem;align-items:end;margin:.5rem 0}
 form.filters label{display:flex;flex-direction:column;font-size:.8rem}
@@ -41,13 +44,21 @@ def _num(x: float | int | None, fmt: str = "{:,.0f}") -> str:
     return "–" if x is None else fmt.format(x)
 
 
+class Raw(str):
+    """A cell of markup built from escaped parts (a link, a mark): not escaped again."""
+
+
+def _cell(c: Any) -> str:
+    return c if isinstance(c, Raw) else escape("" if c is None else str(c))
+
+
 def table(headers: list[str], rows: Iterable[list[Any]], table_id: str = "",
           numeric: set[int] | None = None) -> str:
     numeric = numeric or set()
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join(
         "<tr>" + "".join(
-            f'<td{" class=num" if i in numeric else ""}>{escape("" if c is None else str(c))}'
+            f'<td{" class=num" if i in numeric else ""}>{_cell(c)}'
             "</td>" for i, c in enumerate(r)) + "</tr>"
         for r in rows)
     ident = f' id="{escape(table_id)}"' if table_id else ""
@@ -81,9 +92,14 @@ def overview(ov: Overview) -> str:
         for lv in levels)
     fail_chart = charts.bars([(r, float(n)) for r, n in ov.failed_by_reason],
                              "failed LLM rows by reason")
+    prov = "; ".join(f"{k}: <b>{escape(v)}</b>" for k, v in ov.provenance.items())
+    scope = ('<p class="filtered" id="filtered-note">The per-level table and every chart '
+             "below show only the rows the filters select; the cards count the whole "
+             "version.</p>" if ov.filtered else "")
     return (
         f'<section id="overview"><h2>Overview (v{ov.version})</h2>'
-        f'<div class="cards">{card_html}</div>'
+        f'<p class="provenance" id="provenance">{prov}</p>'
+        f'<div class="cards">{card_html}</div>{scope}'
         + table(["level", "candidates", "accepted"], per_level, "per-level", {1, 2})
         + f'<div class="charts">{rate_charts}{fail_chart}</div>'
         + "<details><summary>pass rate per gate (table)</summary>"
@@ -94,11 +110,14 @@ def overview(ov: Overview) -> str:
 
 
 def distributions(ov: Overview, ranges: dict[str, tuple[float, float]],
-                  hists: dict[str, dict[int, dict[str, list[int]]]]) -> str:
+                  hists: dict[str, dict[int, dict[str, list[int]]]],
+                  open_ends: bool = False) -> str:
     legend = (f'<p class="legend">Stacked counts:<span style="background:'
               f'{charts.ACCEPTED_COLOR}"></span>accepted<span style="background:'
               f'{charts.REJECTED_COLOR}"></span>rejected; dashed lines: configured '
-              "thresholds.</p>")
+              "thresholds; hover a bar for its bin range and count"
+              + ("; the first and last bins also hold the few values beyond the axis "
+                 "(0.5% each side at most)" if open_ends else "") + ".</p>")
     out = []
     for score, label in DIST_SCORES:
         if score not in ranges:
@@ -107,7 +126,8 @@ def distributions(ov: Overview, ranges: dict[str, tuple[float, float]],
         for lv, per in sorted(hists.get(score, {}).items()):
             lims = ov.thresholds.get(score, {}).get(lv, [])
             out.append(charts.histogram(per["accepted"], per["rejected"], lo, hi, lims,
-                                        f"{label}, level {lv}"))
+                                        f"{label}, level {lv}", x_label=label,
+                                        open_ends=open_ends))
     body = "".join(out) or "<p>No scored candidates.</p>"
     return (f'<section id="distributions"><h2>Score distributions</h2>{legend}'
             f'<div class="charts">{body}</div></section>')

@@ -43,6 +43,16 @@ class Filters:
     gate: str | None = None
     text: str | None = None
     limit: int = 50
+    page: int = 0  # of the example tables, `limit` rows a page
+
+    @property
+    def offset(self) -> int:
+        return self.page * self.limit
+
+    @property
+    def selects_rows(self) -> bool:
+        """Whether any filter narrows the rows (paging does not)."""
+        return any(x is not None for x in (self.level, self.split, self.gate, self.text))
 
 
 def counts(con: duckdb.DuckDBPyConnection, v: Version) -> dict[str, int]:
@@ -71,32 +81,70 @@ def accepted_per_level(con: duckdb.DuckDBPyConnection, v: Version) -> dict[int, 
     return {int(lv): int(n) for lv, n in rows}
 
 
-def candidates_per_level(con: duckdb.DuckDBPyConnection, v: Version) -> dict[int, int]:
+def scores_sql(v: Version, f: Filters | None = None) -> tuple[str, list[Any]]:
+    """The scores rows the filters select, as a subquery: level and gate on the scores,
+    split through the captions, text through the candidates (caption or paraphrase).
+    Every chart reads its rows from here, so a filter changes every chart."""
+    f = f or Filters()
+    where, params = "", [v.scores]
+    if f.level is not None:
+        where += f" AND s.{col.level} = ?"
+        params.append(f.level)
+    if f.gate:
+        where += f" AND list_contains(s.{col.failed_gates}, ?)"
+        params.append(f.gate)
+    if f.split:
+        where += (f" AND s.{col.caption_id} IN (SELECT {col.caption_id} FROM read_parquet(?) "
+                  f"WHERE {col.split} = ?)")
+        params += [v.captions, f.split]
+    if f.text and v.has_candidates():
+        where += (f" AND EXISTS (SELECT 1 FROM read_parquet(?) c WHERE "
+                  f"c.{col.caption_id} = s.{col.caption_id} AND c.{col.level} = s.{col.level} "
+                  f"AND c.{col.candidate} = s.{col.candidate} AND "
+                  f"(contains(lower(coalesce(c.{col.caption}, '')), lower(?)) OR "
+                  f"contains(lower(coalesce(c.{col.paraphrase}, '')), lower(?))))")
+        params += [v.candidates, f.text, f.text]
+    return f"SELECT s.* FROM read_parquet(?) s WHERE true{where}", params
+
+
+def candidates_per_level(con: duckdb.DuckDBPyConnection, v: Version,
+                         f: Filters | None = None) -> dict[int, int]:
+    sql, params = scores_sql(v, f)
     rows = con.execute(
-        f"SELECT {col.level}, count(*) FROM read_parquet(?) GROUP BY 1 ORDER BY 1", [v.scores]
+        f"SELECT {col.level}, count(*) FROM ({sql}) GROUP BY 1 ORDER BY 1", params
     ).fetchall()
     return {int(lv): int(n) for lv, n in rows}
 
 
-def failed_by_reason(con: duckdb.DuckDBPyConnection, v: Version) -> list[tuple[str, int]]:
-    """Failed LLM rows by fail_reason, most frequent first."""
+def failed_by_reason(con: duckdb.DuckDBPyConnection, v: Version, f: Filters | None = None
+                     ) -> list[tuple[str, int]]:
+    """Failed LLM rows by fail_reason, most frequent first (of the filtered candidates)."""
     if not v.has_candidates():
         return []
+    keep, params = "", [v.candidates, status.ok]
+    if f is not None and f.selects_rows:
+        sql, sp = scores_sql(v, f)
+        keep = (f" AND EXISTS (SELECT 1 FROM ({sql}) k WHERE k.{col.caption_id} = "
+                f"fc.{col.caption_id} AND k.{col.level} = fc.{col.level} AND "
+                f"k.{col.candidate} = fc.{col.candidate})")
+        params += sp
     rows = con.execute(
-        f"SELECT coalesce({col.fail_reason}, 'unknown'), count(*) FROM read_parquet(?) "
-        f"WHERE {col.status} <> ? GROUP BY 1 ORDER BY 2 DESC, 1", [v.candidates, status.ok]
+        f"SELECT coalesce({col.fail_reason}, 'unknown'), count(*) FROM read_parquet(?) fc "
+        f"WHERE {col.status} <> ?{keep} GROUP BY 1 ORDER BY 2 DESC, 1", params
     ).fetchall()
     return [(str(r), int(n)) for r, n in rows]
 
 
-def pass_rates(con: duckdb.DuckDBPyConnection, v: Version) -> dict[int, dict[str, float | None]]:
+def pass_rates(con: duckdb.DuckDBPyConnection, v: Version, f: Filters | None = None
+               ) -> dict[int, dict[str, float | None]]:
     """Share of candidates passing each gate, per level (same definition as the gate summary:
     generation failures and empty outputs over all candidates, other gates over scored ones)."""
+    sql, sp = scores_sql(v, f)
     base = (
         f"SELECT {col.level} AS lv, {col.failed_gates} AS fg, "
-        f"coalesce({col.failed_gates}[1] NOT IN (?, ?), true) AS scored FROM read_parquet(?)"
+        f"coalesce({col.failed_gates}[1] NOT IN (?, ?), true) AS scored FROM ({sql})"
     )
-    params = [GENERATION_FAILED, EMPTY, v.scores]
+    params = [GENERATION_FAILED, EMPTY, *sp]
     totals = con.execute(
         f"SELECT lv, count(*), count(*) FILTER (scored) FROM ({base}) GROUP BY 1", params
     ).fetchall()
@@ -115,18 +163,26 @@ def pass_rates(con: duckdb.DuckDBPyConnection, v: Version) -> dict[int, dict[str
     return out
 
 
-def score_ranges(con: duckdb.DuckDBPyConnection, v: Version) -> dict[str, tuple[float, float]]:
-    """Min and max of every distribution score (None when nothing was scored)."""
+def score_ranges(con: duckdb.DuckDBPyConnection, v: Version, f: Filters | None = None,
+                 tail: float = 0.0) -> dict[str, tuple[float, float]]:
+    """Min and max of every distribution score (left out when nothing was scored); with
+    `tail`, the tail and 1 - tail quantiles instead, so a few outliers cannot squash a chart."""
     cols = [c for c, _ in DIST_SCORES]
-    exprs = ", ".join(f"min({c}) FILTER (NOT isnan({c})), max({c}) FILTER (NOT isnan({c}))"
-                      for c in cols)
-    row = con.execute(f"SELECT {exprs} FROM read_parquet(?)", [v.scores]).fetchone()
+    if tail > 0:
+        exprs = ", ".join(
+            f"quantile_cont({c}, {float(tail)}) FILTER (NOT isnan({c})), "
+            f"quantile_cont({c}, {1 - float(tail)}) FILTER (NOT isnan({c}))" for c in cols)
+    else:
+        exprs = ", ".join(f"min({c}) FILTER (NOT isnan({c})), max({c}) FILTER (NOT isnan({c}))"
+                          for c in cols)
+    sql, params = scores_sql(v, f)
+    row = con.execute(f"SELECT {exprs} FROM ({sql})", params).fetchone()
     return {c: (row[2 * i], row[2 * i + 1]) for i, c in enumerate(cols)
             if row[2 * i] is not None}
 
 
 def histograms(con: duckdb.DuckDBPyConnection, v: Version,
-               ranges: dict[str, tuple[float, float]], bins: int = 30
+               ranges: dict[str, tuple[float, float]], bins: int = 30, f: Filters | None = None
                ) -> dict[str, dict[int, dict[str, list[int]]]]:
     """Per score and level, counts per bin of accepted and of rejected candidates.
 
@@ -135,6 +191,7 @@ def histograms(con: duckdb.DuckDBPyConnection, v: Version,
     """
     if not ranges:
         return {}
+    scores_from, scores_params = scores_sql(v, f)
     names = list(ranges)
     values_sql = ", ".join("(?, ?, ?)" for _ in names)
     params: list[Any] = []
@@ -146,7 +203,7 @@ def histograms(con: duckdb.DuckDBPyConnection, v: Version,
         s AS (
             SELECT sc.{col.level} AS lv, acc.{col.caption_id} IS NOT NULL AS ok,
                    {", ".join(f"sc.{n}" for n in names)}
-            FROM read_parquet(?) sc LEFT JOIN acc USING ({KEY})
+            FROM ({scores_from}) sc LEFT JOIN acc USING ({KEY})
         ),
         u AS (UNPIVOT s ON {", ".join(names)} INTO NAME score VALUE x),
         r AS (SELECT * FROM (VALUES {values_sql}) t(score, lo, w))
@@ -156,7 +213,7 @@ def histograms(con: duckdb.DuckDBPyConnection, v: Version,
         WHERE NOT isnan(x)
         GROUP BY ALL
     """
-    rows = con.execute(sql, [v.accepted, v.scores, *params, bins - 1]).fetchall()
+    rows = con.execute(sql, [v.accepted, *scores_params, *params, bins - 1]).fetchall()
     out: dict[str, dict[int, dict[str, list[int]]]] = {}
     for score, lv, ok, b, n in rows:
         per = out.setdefault(score, {}).setdefault(
@@ -204,15 +261,15 @@ def side_by_side(con: duckdb.DuckDBPyConnection, v: Version, f: Filters
         )
         SELECT {col.caption_id}, {col.split}, {col.caption}, l1, l2, count(*) OVER () AS total
         FROM p WHERE true{having}{text_sql}{gate_sql}
-        ORDER BY {col.caption_id} LIMIT ?
+        ORDER BY {col.caption_id} LIMIT ? OFFSET ?
     """
-    cur = con.execute(sql, [*params, *text_params, *gate_params, f.limit])
+    cur = con.execute(sql, [*params, *text_params, *gate_params, f.limit, f.offset])
     return _rows_with_total(cur)
 
 
-def rejected_rows(con: duckdb.DuckDBPyConnection, v: Version, f: Filters
-                  ) -> tuple[int, list[dict[str, Any]]]:
-    """Rejected candidates with the reason (first failed gate) and every failed gate."""
+def rejected_sql(v: Version, f: Filters, failed_gates_as_list: bool = False
+                 ) -> tuple[str, list[Any]]:
+    """The filtered rejected rows as a subquery (no order, no limit) and its parameters."""
     where, params = "", [v.rejected]
     if f.level is not None:
         where += f" AND {col.level} = ?"
@@ -224,14 +281,24 @@ def rejected_rows(con: duckdb.DuckDBPyConnection, v: Version, f: Filters
         where += f" AND list_contains({col.failed_gates}, ?)"
         params.append(f.gate)
     text_sql, text_params = _text_filter(f, [col.caption, col.paraphrase])
+    gates = (col.failed_gates if failed_gates_as_list
+             else f"array_to_string({col.failed_gates}, ', ') AS {col.failed_gates}")
     sql = f"""
         SELECT {col.caption_id}, {col.split}, {col.level}, {col.candidate}, {col.caption},
-               {col.paraphrase}, {col.reason}, array_to_string({col.failed_gates}, ', ')
-                   AS {col.failed_gates}, {col.fail_reason}, count(*) OVER () AS total
+               {col.paraphrase}, {col.reason}, {gates}, {col.fail_reason}
         FROM read_parquet(?) WHERE true{where}{text_sql}
-        ORDER BY {col.caption_id}, {col.level}, {col.candidate} LIMIT ?
     """
-    cur = con.execute(sql, [*params, *text_params, f.limit])
+    return sql, [*params, *text_params]
+
+
+def rejected_rows(con: duckdb.DuckDBPyConnection, v: Version, f: Filters
+                  ) -> tuple[int, list[dict[str, Any]]]:
+    """Rejected candidates with the reason (first failed gate) and every failed gate."""
+    sql, params = rejected_sql(v, f)
+    cur = con.execute(
+        f"SELECT *, count(*) OVER () AS total FROM ({sql}) "
+        f"ORDER BY {col.caption_id}, {col.level}, {col.candidate} LIMIT ? OFFSET ?",
+        [*params, f.limit, f.offset])
     return _rows_with_total(cur)
 
 

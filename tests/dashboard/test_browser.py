@@ -113,3 +113,98 @@ def test_dashboard_renders_and_filters(browser, corpus: Path, tmp_path: Path) ->
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_dashboard_review_tools(browser, corpus: Path, tmp_path: Path) -> None:
+    """Why a row failed: candidates of one caption with each gate's verdict, scores beside
+    limits, paging, CSV of every filtered row, filters reaching the charts, axis titles."""
+    import csv
+    import io
+    import os
+    import re
+    import urllib.request
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    server, url = serve_in_thread(corpus)
+    try:
+        browser.get(url)
+        wait = WebDriverWait(browser, 30)
+        wait.until(ec.presence_of_element_located((By.ID, "examples")))
+        prov = browser.find_element(By.ID, "provenance").text
+        assert "synthetic-llm" in prov and "level 1: p1" in prov and "synthetic0001" in prov
+        n_charts = len(browser.find_elements(By.CSS_SELECTOR, "svg.chart"))
+        hist = browser.find_elements(By.CSS_SELECTOR, "#distributions svg.chart")
+        assert hist
+        for svg in hist:  # readable axes: both titles and at least five ticks
+            titles = [t.text for t in svg.find_elements(By.CSS_SELECTOR, "text.axis-title")]
+            assert len(titles) == 2 and "candidates per bin" in titles
+            assert len(svg.find_elements(By.CSS_SELECTOR, "text.tick")) >= 5
+
+        # scores beside their limits, the failing one marked
+        first = browser.find_elements(By.CSS_SELECTOR, "#rejected-table tbody tr")[0]
+        cells = first.find_elements(By.TAG_NAME, "td")
+        assert "limit" in cells[-1].text
+        cid, level, cand, reason = cells[0].text, cells[2].text, cells[3].text, cells[6].text
+        assert browser.find_elements(By.CSS_SELECTOR, "#rejected-table span.num.fail")
+
+        # paging
+        pager = browser.find_element(By.ID, "rejected-count").text
+        total = int(re.search(r"of ([\d,]+)", pager).group(1).replace(",", ""))
+        assert pager.startswith("1–50 of") and total > 50
+        page1 = _rows(browser, "rejected-table")
+        browser.find_element(By.CSS_SELECTOR, "#rejected-count a.next").click()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "rejected-count"), "51–"))
+        assert "rpage=1" in browser.current_url
+        assert _rows(browser, "rejected-table") != page1
+
+        # CSV: every filtered row, with scores
+        link = browser.find_element(By.ID, "rejected-csv").get_attribute("href")
+        with urllib.request.urlopen(link, timeout=30) as r:
+            rows = list(csv.DictReader(io.StringIO(r.read().decode("utf-8"))))
+        assert len(rows) == total and rows[0]["sbert_cos"] and rows[0]["reason"]
+        gate_link = url + "rejected.csv?level=1&gate=sbert"
+        with urllib.request.urlopen(gate_link, timeout=30) as r:
+            some = list(csv.DictReader(io.StringIO(r.read().decode("utf-8"))))
+        assert 0 < len(some) < total
+        assert all(x["level"] == "1" and "sbert" in x["failed_gates"] for x in some)
+
+        # every candidate of one caption, with each gate's verdict
+        browser.back()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "rejected-count"), "1–50"))
+        browser.find_element(By.CSS_SELECTOR, "#rejected-table a.caption-link").click()
+        wait.until(ec.presence_of_element_located((By.ID, "caption-view")))
+        assert cid in browser.find_element(By.ID, "caption-view").text
+        cands = _rows(browser, "candidates-table")
+        assert len(cands) == 4  # 2 levels x 2 candidates
+        heads = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#verdicts-table th")]
+        col_i = heads.index(f"L{level} #{cand}") + 1
+        verdict = browser.find_element(
+            By.XPATH, f"//table[@id='verdicts-table']//tr[td[1]='{reason}']/td[{col_i}]")
+        assert verdict.text == "✗"
+        assert browser.find_elements(By.CSS_SELECTOR, "#verdicts-table span.pass")
+
+        # examples per failing gate, each linking to its filtered rows
+        assert browser.find_elements(By.CSS_SELECTOR, "#failing h3")
+        assert browser.find_elements(By.CSS_SELECTOR, "#failing-sbert-table tbody tr")
+
+        # filters reach the charts: level 1 only leaves no level-2 chart
+        browser.get(url + "?level=1")
+        wait.until(ec.presence_of_element_located((By.ID, "filtered-note")))
+        labels = [s.get_attribute("aria-label")
+                  for s in browser.find_elements(By.CSS_SELECTOR, "svg.chart")]
+        assert not [x for x in labels if "level 2" in x]
+        assert len(labels) < n_charts
+
+        shot = tmp_path / "dashboard-review.png"
+        browser.get(url + f"?caption={cid}")
+        wait.until(ec.presence_of_element_located((By.ID, "caption-view")))
+        assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+        keep = os.environ.get("ROBUSTCLAP_SCREENSHOT_DIR")
+        if keep:  # to look at the page by eye
+            shutil.copy(shot, Path(keep) / shot.name)
+    finally:
+        server.shutdown()
+        server.server_close()
