@@ -351,6 +351,9 @@ def check_file(spec: TableSpec, path: str | Path) -> dict[bytes, bytes]:
         raise RobustclapError(
             f"{path}: schema version {version!r}, this robustclap reads {SCHEMA_VERSION!r}"
         )
+    from pipeline.table_check import check_columns  # columns, not only the metadata
+
+    check_columns(spec, path)
     return meta
 
 
