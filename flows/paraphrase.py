@@ -24,13 +24,13 @@ from prefect.events import emit_event
 from flows.card import body as card_body
 from flows.config import RunConfig, load_run_config
 from flows.publish import publish
-from pipeline.cache import ResponseCache
 from pipeline.config import GenerateConfig
 from pipeline.errors import RobustclapError
 from pipeline.generate import Generator, Shard, run_shards
 from pipeline.ingest import ColumnMapping
 from pipeline.llm.served import ServedBackend
 from pipeline.runner import LazyBackend, run_generate
+from pipeline.worker_cache import WorkerCache, merge_worker_caches, worker_cache_path
 
 LLM_LIMIT = "robustclap-llm"  # global concurrency limit on the LLM endpoint (optional)
 PUBLISHED_EVENT = "robustclap.corpus.published"
@@ -111,7 +111,8 @@ def generate_shard_remote(cfg_json: str, url: str, model: str, revision: str, ru
     cfg = GenerateConfig.model_validate_json(cfg_json)
     backend = ServedBackend(url, cfg.model, cfg.resolved_api_key(), cfg.concurrency,
                             cfg.request_timeout_s, cfg.max_retries)
-    cache = ResponseCache(cfg.cache_path() / "llm-responses.sqlite")
+    shared = cfg.cache_path() / "llm-responses.sqlite"  # read here, merged by the flow
+    cache = WorkerCache(shared, worker_cache_path(shared, run_id, round_, index))
     try:
         gen = Generator(cfg, backend, cache, model, revision, run_id, round_)
         with concurrency(LLM_LIMIT, occupy=1, strict=False):
@@ -126,6 +127,8 @@ def _dask_shards(url: str):
     """Shard runner that submits every pending shard at once to the flow's task runner."""
 
     def runner(shards: list[Shard], gen: Generator, wanted: set | None) -> None:
+        shared = gen.cfg.cache_path() / "llm-responses.sqlite"
+        merge_worker_caches(shared)  # what a killed run's tasks left behind
         run_shards([s for s in shards if s.done], gen, wanted)
         futures = [
             generate_shard_remote.with_options(task_run_name=f"shard-r{gen.round}-{s.index:05d}")
@@ -141,6 +144,7 @@ def _dask_shards(url: str):
                     gen.stats.fail_reasons.update(value)
                 else:
                     setattr(gen.stats, name, getattr(gen.stats, name) + value)
+        merge_worker_caches(shared)  # no task in flight: the flow is the only writer
 
     return runner
 
