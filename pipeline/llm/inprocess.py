@@ -9,7 +9,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from pipeline.llm.platform import default_engine_args
+from pipeline.errors import RobustclapError
+from pipeline.llm.platform import default_engine_args, engine_start_message
 from pipeline.llm.types import LLMRequest, LLMResponse, ResultCallback
 
 
@@ -17,10 +18,13 @@ class InProcessBackend:
     def __init__(self, model: str, engine_args: dict | None = None, chunk_size: int = 512):
         from vllm import LLM
 
-        args = {**default_engine_args(), **(engine_args or {})}
+        args = {**default_engine_args(model), **(engine_args or {})}
         self.engine_args = args
         self.chunk_size = chunk_size
-        self.llm = LLM(model=model, **args)
+        try:
+            self.llm = LLM(model=model, **args)
+        except Exception as exc:  # noqa: BLE001 - any engine start failure → one clear message
+            raise RobustclapError(engine_start_message(model, args, exc)) from exc
 
     @staticmethod
     def _params(req: LLMRequest):

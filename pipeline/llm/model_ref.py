@@ -1,4 +1,4 @@
-"""Resolve `--model` (a hub id or a local folder) before any engine starts.
+"""Resolve `--model` (a packaged model, a hub id or a local folder) before any engine starts.
 
 Offline machines must fail at once with a message that says how to point the run at a local
 model, not after an engine has spent a minute starting and then hit a network error.
@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import RobustclapError
+from pipeline.llm.packaged import ensure_converted, is_packaged, lookup
 
 OFFLINE_HELP = """\
-To run without the hub, point --model at a local model folder (config.json, weights,
-tokenizer with a chat template):
+To run without the hub, use the packaged model (the default): --model packaged:smollm2-135m-instruct
+or point --model at a local model folder (config.json, weights, tokenizer with a chat template):
   - copy a downloaded instruct model here, e.g. on a connected machine:
       hf download {model} --local-dir ./models/{short}
     then add: --model ./models/{short}
@@ -45,7 +46,16 @@ def _fingerprint(folder: Path) -> str:
     return "local-" + h.hexdigest()[:16]
 
 
-def resolve_model(model: str, revision: str | None = None) -> ModelRef:
+def resolve_model(model: str, revision: str | None = None,
+                  cache_root: Path | None = None) -> ModelRef:
+    """`packaged:NAME` → its converted folder in the cache (built once); a local folder → itself;
+    `org/name` → a hub snapshot. `revision` of the result is what cache keys use."""
+    if is_packaged(model):
+        from pipeline.config import default_cache_dir
+
+        spec = lookup(model)
+        folder = ensure_converted(spec, cache_root or default_cache_dir())
+        return ModelRef(str(folder), spec.identity, str(folder))
     path = Path(model).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():

@@ -60,7 +60,7 @@ class VllmServer:
     ):
         self.model = model
         self.served_name = served_name or model
-        self.engine_args = {**default_engine_args(), **(engine_args or {})}
+        self.engine_args = {**default_engine_args(model), **(engine_args or {})}
         self.host = host
         self.port = port or free_port(host)
         self.log_path = Path(log_path) if log_path else None
