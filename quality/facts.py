@@ -386,7 +386,9 @@ def _relation(rels: frozenset[tuple[int, int, str]], i: int, j: int) -> str | No
 def order_violations(orig: Order, cand: Order, m_cand: Callable[[str], str]) -> int:
     """Temporal relations reversed, changed, dropped or added by the candidate.
 
-    Adding "while" where the original said "and" is not counted; adding a sequence is.
+    Adding "while" where the original said "and" is not counted; adding a sequence is. In the
+    same way, "while" turned into "and" or a participle ("walks, clacking") is not counted:
+    both say the events overlap or co-occur; turning it into a sequence is.
 
     A relation whose events cannot be found in the other text counts as dropped only when the
     other text has no connective of that kind at all.
@@ -397,8 +399,9 @@ def order_violations(orig: Order, cand: Order, m_cand: Callable[[str], str]) -> 
     violations = 0
     for i, j, kind in orig.relations:
         if i in fwd and j in fwd and fwd[i] != fwd[j]:
-            violations += _relation(cand.relations, fwd[i], fwd[j]) != kind
-        elif kind not in cand.kinds:
+            found = _relation(cand.relations, fwd[i], fwd[j])
+            violations += found != kind and not (kind == WHILE and found is None)
+        elif kind != WHILE and kind not in cand.kinds:
             violations += 1
     for i, j, kind in cand.relations:
         if kind == WHILE:

@@ -186,6 +186,11 @@ class AlignWords:
         self._vectors = {}
 
     def __call__(self, cand_words: list[str], orig_words: list[str]) -> dict[str, str]:
+        return {c: o for c, (o, _) in self.matches(cand_words, orig_words).items()}
+
+    def matches(self, cand_words: list[str], orig_words: list[str]
+                ) -> dict[str, tuple[str, float]]:
+        """Candidate word -> (original word, cosine) for mutual best matches >= min_sim."""
         self.prepare([*cand_words, *orig_words])
         c = np.stack([self._vectors[w] for w in cand_words])
         o = np.stack([self._vectors[w] for w in orig_words])
@@ -193,7 +198,7 @@ class AlignWords:
         best_o = sim.argmax(axis=1)
         best_c = sim.argmax(axis=0)
         return {
-            cand_words[i]: orig_words[j]
+            cand_words[i]: (orig_words[j], float(sim[i, j]))
             for i, j in enumerate(best_o)
             if best_c[j] == i and sim[i, j] >= self.min_sim
         }

@@ -14,6 +14,7 @@ from importlib import metadata
 from quality.cache import Payload
 from quality.config import StructureConfig, SurfaceConfig
 from quality.degenerate import EchoCheck, compile_patterns, ngrams, surface
+from quality.events import Matcher, align, scene
 from quality.facts import Aligner, compare_facts, extract
 from quality.lexical import compare_wording, wordforms
 from quality.nlp import parse
@@ -23,7 +24,7 @@ from quality.text import words
 # Code versions, part of each scorer's cache identity: bump one whenever a change to its code
 # (lexical.py / facts.py, or degenerate.py) can change a stored score, so old cache entries
 # are not reused.
-STRUCTURE_VERSION = 2
+STRUCTURE_VERSION = 5  # 3: event alignment columns; "while" dropped is not an order violation
 SURFACE_VERSION = 1
 
 
@@ -35,11 +36,14 @@ def _package_version(name: str) -> str:
 
 
 class StructureScorer:
-    """Level-aware wording (lexical.py) and caption facts (facts.py) of each pair."""
+    """Level-aware wording (lexical.py), caption facts (facts.py) and the sound-event
+    alignment (events.py) of each pair, from one parse of each text."""
 
     columns = (
         "content_recall", "content_novelty", "token_edit", "structure_edit",
         "number_diff", "negation_diff", "order_violations", "role_swaps", "reattachments",
+        "align_missing", "align_added", "align_synonyms", "align_synonym_sim", "align_roles",
+        "extra_sentences", "definition", "fragment", "same_content", "alignment",
     )
 
     def __init__(self, config: StructureConfig, aligner: Aligner | None,
@@ -48,7 +52,11 @@ class StructureScorer:
         self.aligner = aligner
         spacy_id = f"{config.spacy_model}@{_package_version(config.spacy_model)}"
         align = f"{aligner_identity}@{config.align_min_sim}"
-        self.identity = f"structure:{spacy_id}|align:{align}|v{STRUCTURE_VERSION}"
+        neutral = ",".join(sorted(config.neutral_words))
+        self.neutral = frozenset(config.neutral_words)
+        self.matcher: Matcher | None = getattr(aligner, "matches", None)
+        self.identity = (f"structure:{spacy_id}|align:{align}|neutral:{neutral}"
+                         f"|v{STRUCTURE_VERSION}")
         self.n_texts = 0  # texts actually parsed
 
     def compute(self, pairs: Sequence[tuple[str, str]]) -> list[Payload]:
@@ -58,14 +66,18 @@ class StructureScorer:
         self.n_texts += len(texts)
         facts = {t: extract(d) for t, d in docs.items()}
         forms = {t: wordforms(d) for t, d in docs.items()}
+        scenes = {t: scene(d, self.neutral) for t, d in docs.items()}
         prepare = getattr(self.aligner, "prepare", None)
         if prepare is not None:  # embed the batch's unmatched words in one call
-            prepare(sorted({w for o, c in pairs for w in facts[o].words ^ facts[c].words}))
+            prepare(sorted({w for o, c in pairs
+                            for w in (facts[o].words ^ facts[c].words)
+                            | (scenes[o].words ^ scenes[c].words)}))
         out: list[Payload] = []
         for orig, cand in pairs:
             wording = compare_wording(forms[orig], forms[cand])
             check = compare_facts(facts[orig], facts[cand], self.aligner)
-            out.append({**asdict(wording), **asdict(check)})
+            events = align(scenes[orig], scenes[cand], self.matcher)
+            out.append({**asdict(wording), **asdict(check), **asdict(events)})
         release = getattr(self.aligner, "release", None)
         if release is not None:
             release()

@@ -79,7 +79,9 @@ def quantiles(scores_path: Path, columns: list[str]) -> dict[str, dict[str, dict
     import duckdb
 
     numeric = [c for c in columns if c not in (col.norm_identical, col.list_like, col.meta_text,
-                                               col.echo)] + [col.rank_score]
+                                               col.echo, col.definition, col.fragment,
+                                               col.same_content, col.alignment)
+               ] + [col.rank_score]
     qs = ", ".join(
         f"approx_quantile({c}, [{', '.join(map(str, QUANTILES))}]) AS {c}" for c in numeric
     )

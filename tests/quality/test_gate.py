@@ -97,8 +97,9 @@ def test_accepted_corpus_is_ranked_and_versioned(gated):
 def test_regenerate_lists_caption_levels_without_accepted_candidates(gated):
     out, result = gated
     regen = read_table(REGENERATE, out / "regenerate.parquet").to_pylist()
-    assert sorted((r[col.caption_id], r[col.level]) for r in regen) == [("c3", 2), ("c4", 2)]
-    assert result.regenerate == 2
+    assert sorted((r[col.caption_id], r[col.level]) for r in regen) == [
+        ("c1", 2), ("c3", 2), ("c4", 2)]
+    assert result.regenerate == 3
 
 
 def test_summary_counts_and_pass_rates(gated, case):
@@ -147,7 +148,7 @@ def test_small_batches_and_regeneration_rounds_in_other_shards(gated, tmp_path, 
     rows = case.candidate_rows()
     write_table(CANDIDATES, rows, folder / "candidates" / "part-00000.parquet")
     extra = dict(next(r for r in rows if (r[col.caption_id], r[col.level]) == ("c3", 2)))
-    extra.update({col.candidate: 100, col.paraphrase: "Without pause, two songbirds tweet.",
+    extra.update({col.candidate: 100, col.paraphrase: "Without ceasing, two songbirds chirp.",
                   col.status: "ok", col.fail_reason: None})
     write_table(CANDIDATES, [extra], folder / "candidates" / "part-00001.parquet")
     result = run_gate(folder, tmp_path / "c", load_config(), batch_rows=2,
@@ -156,7 +157,7 @@ def test_small_batches_and_regeneration_rounds_in_other_shards(gated, tmp_path, 
     assert ("c3", 2, 100) in {(r[col.caption_id], r[col.level], r[col.candidate])
                               for r in accepted}
     regen = read_table(REGENERATE, tmp_path / "c" / "regenerate.parquet").to_pylist()
-    assert [(r[col.caption_id], r[col.level]) for r in regen] == [("c4", 2)]
+    assert [(r[col.caption_id], r[col.level]) for r in regen] == [("c1", 2), ("c4", 2)]
     assert result.accepted + result.rejected == len(rows) + 1
     first = read_table(CORPUS, out / "accepted.parquet").to_pylist()
     assert {(r[col.caption_id], r[col.candidate], r[col.level]) for r in first} <= {
