@@ -1,63 +1,56 @@
-"""Ranking metrics for calibration, written out so their tie handling is explicit."""
+"""Ranking metrics for calibration, from scikit-learn.
+
+The wrappers keep this project's conventions: None (not an error, not a warning) when a
+metric is undefined because a class or the positive predictions are missing, and a threshold
+t that means "predict positive when score >= t" (ties at t are all positive).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
+from sklearn.metrics import precision_recall_curve, precision_recall_fscore_support, roc_auc_score
 
 
 def roc_auc(scores: Sequence[float], labels: Sequence[int]) -> float | None:
     """Probability that a random positive scores above a random negative (ties count half);
     None when one class is absent."""
-    s = np.asarray(scores, dtype=float)
     y = np.asarray(labels, dtype=bool)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
+    if y.all() or not y.any():
         return None
-    order = np.argsort(s, kind="mergesort")
-    ranks = np.empty(len(s), dtype=float)
-    sorted_s = s[order]
-    i = 0
-    while i < len(s):  # average ranks over ties
-        j = i
-        while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(roc_auc_score(y, np.asarray(scores, dtype=float)))
 
 
 def precision_recall(predicted: Sequence[bool], labels: Sequence[int]) -> dict[str, float | None]:
+    """Precision, recall and F1 of the positive class; None where a denominator is zero."""
     p = np.asarray(predicted, dtype=bool)
     y = np.asarray(labels, dtype=bool)
-    tp = int((p & y).sum())
-    precision = tp / int(p.sum()) if p.any() else None
-    recall = tp / int(y.sum()) if y.any() else None
-    if precision is None or recall is None:
-        f1 = None
-    elif precision + recall == 0:
-        f1 = 0.0
-    else:
-        f1 = 2 * precision * recall / (precision + recall)
-    return {"precision": precision, "recall": recall, "f1": f1}
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y, p, average="binary", pos_label=True, zero_division=np.nan)
+    out = {"precision": float(precision), "recall": float(recall), "f1": float(f1)}
+    if not p.any():
+        out["precision"] = None
+    if not y.any():
+        out["recall"] = None
+    if out["precision"] is None or out["recall"] is None:
+        out["f1"] = None
+    elif np.isnan(out["f1"]):  # precision + recall == 0
+        out["f1"] = 0.0
+    return out
 
 
 def best_f1_threshold(scores: Sequence[float], labels: Sequence[int]) -> dict[str, float | None]:
-    """The threshold t (predict positive when score >= t) with the highest F1."""
+    """The threshold t (predict positive when score >= t) with the highest F1; the highest
+    such t when several tie."""
     s = np.asarray(scores, dtype=float)
     y = np.asarray(labels, dtype=bool)
     if not y.any():
         return {"threshold": None, "precision": None, "recall": None, "f1": None}
-    order = np.argsort(-s, kind="mergesort")
-    s_sorted, y_sorted = s[order], y[order]
-    tp = np.cumsum(y_sorted)
-    predicted = np.arange(1, len(s) + 1)
-    last_of_tie = np.r_[s_sorted[1:] != s_sorted[:-1], True]  # cut only between distinct scores
-    precision = tp / predicted
-    recall = tp / y.sum()
-    f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-    f1 = np.where(last_of_tie, f1, -1.0)
-    k = int(f1.argmax())
-    return {"threshold": float(s_sorted[k]), "precision": float(precision[k]),
+    precision, recall, thresholds = precision_recall_curve(y, s)
+    precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(denom), where=denom > 0)
+    k = int(np.flatnonzero(f1 == f1.max())[-1])  # thresholds ascend: the last is the highest
+    return {"threshold": float(thresholds[k]), "precision": float(precision[k]),
             "recall": float(recall[k]), "f1": float(f1[k])}
