@@ -5,14 +5,22 @@ from __future__ import annotations
 import json
 import re
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+MAX_PARAPHRASE_CHARS = 600
 
 
 class ParaphraseReply(BaseModel):
-    """The JSON object the prompts ask for: {"paraphrase": "..."}."""
+    """The JSON object the prompts ask for: {"paraphrase": "..."}.
 
-    model_config = ConfigDict(extra="ignore")
-    paraphrase: str
+    Its JSON schema is what vLLM's structured output constrains replies to (REPLY_SCHEMA), so
+    the model that parses a reply and the schema that shapes it cannot drift apart. Extra keys
+    are ignored when parsing a free-form reply, and forbidden in the schema.
+    """
+
+    model_config = ConfigDict(extra="ignore",
+                              json_schema_extra={"additionalProperties": False})
+    paraphrase: str = Field(min_length=1, max_length=MAX_PARAPHRASE_CHARS)
 
     @field_validator("paraphrase")
     @classmethod
@@ -23,12 +31,20 @@ class ParaphraseReply(BaseModel):
         return value
 
 
-REPLY_SCHEMA: dict = {
-    "type": "object",
-    "properties": {"paraphrase": {"type": "string", "minLength": 1, "maxLength": 600}},
-    "required": ["paraphrase"],
-    "additionalProperties": False,
-}
+
+
+def _constraints_only(node: object) -> object:
+    """Titles and descriptions are for people, not constraints; left out, the schema (and
+    every response-cache key that includes it) stays what it was when written by hand."""
+    if isinstance(node, dict):
+        return {k: _constraints_only(v) for k, v in node.items()
+                if k not in ("title", "description")}
+    if isinstance(node, list):
+        return [_constraints_only(v) for v in node]
+    return node
+
+
+REPLY_SCHEMA: dict = _constraints_only(ParaphraseReply.model_json_schema())  # type: ignore[assignment]
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)
 
 
