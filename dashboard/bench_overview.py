@@ -10,10 +10,12 @@ a page request would: the overview queries, the distributions, and the whole das
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from dashboard import overview, queries
 from dashboard.app import render
@@ -27,21 +29,21 @@ def _timed(fn) -> float:  # noqa: ANN001 - any zero-argument callable
     return round(time.perf_counter() - start, 3)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("root", type=Path, help="corpus folder (created when absent)")
-    ap.add_argument("--rows", type=int, default=1_000_000, help="candidate rows")
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--compare", action="store_true",
-                    help="also write a second version and time the page with drift v1 -> v2")
-    args = ap.parse_args()
-    n_captions = args.rows // 4  # 2 levels x 2 candidates
+def main(
+    root: Annotated[Path, typer.Argument(help="corpus folder (created when absent)")],
+    rows: Annotated[int, typer.Option(min=4, help="candidate rows")] = 1_000_000,
+    repeat: Annotated[int, typer.Option(min=1, help="timed repetitions of each step")] = 3,
+    compare: Annotated[bool, typer.Option(
+        help="also write a second version and time the page with drift v1 -> v2")] = False,
+) -> None:
+    """Time the dashboard's overview, distributions and whole page on a generated corpus."""
+    n_captions = rows // 4  # 2 levels x 2 candidates
     gen_s = None
-    if not list_versions(args.root):
-        gen_s = _timed(lambda: write_version(args.root, 1, n_captions, seed=0))
-    if args.compare and len(list_versions(args.root)) < 2:
-        write_version(args.root, 2, n_captions, seed=1, shift=0.03)
-    v = open_version(args.root)
+    if not list_versions(root):
+        gen_s = _timed(lambda: write_version(root, 1, n_captions, seed=0))
+    if compare and len(list_versions(root)) < 2:
+        write_version(root, 2, n_captions, seed=1, shift=0.03)
+    v = open_version(root)
 
     def overview_only() -> None:
         con = queries.connect()
@@ -60,20 +62,20 @@ def main() -> None:
     result = {
         "candidate_rows": queries.counts(queries.connect(), v)["candidates"],
         "generate_s": gen_s,
-        "overview_s": [_timed(overview_only) for _ in range(args.repeat)],
+        "overview_s": [_timed(overview_only) for _ in range(repeat)],
         "overview_and_distributions_s": [_timed(overview_and_distributions)
-                                         for _ in range(args.repeat)],
-        "full_page_s": [_timed(lambda: render(args.root, {})) for _ in range(args.repeat)],
-        "full_page_filtered_s": [_timed(lambda: render(args.root, {"level": "1", "gate": "sbert",
+                                         for _ in range(repeat)],
+        "full_page_s": [_timed(lambda: render(root, {})) for _ in range(repeat)],
+        "full_page_filtered_s": [_timed(lambda: render(root, {"level": "1", "gate": "sbert",
                                                                    "q": "dog"}))
-                                 for _ in range(args.repeat)],
+                                 for _ in range(repeat)],
     }
-    if args.compare:
+    if compare:
         result["full_page_with_drift_s"] = [
-            _timed(lambda: render(args.root, {"version": str(v.number), "compare": "1"}))
-            for _ in range(args.repeat)]
+            _timed(lambda: render(root, {"version": str(v.number), "compare": "1"}))
+            for _ in range(repeat)]
     print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
-    main()
+    typer.run(main)
