@@ -7,9 +7,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from pipeline.errors import RobustclapError
+
+if TYPE_CHECKING:
+    from quality.config import GateConfig
 
 
 def _say(message: str) -> None:
@@ -61,7 +66,9 @@ def gate(
 
 def calibrate(
     pairs: Annotated[Path, typer.Option(help="labelled pair file")],
-    format: Annotated[str, typer.Option(help="stsb | mrpc | paws | clotho")],
+    format: Annotated[str, typer.Option(help="stsb | mrpc | paws | clotho | candidates "
+                                             "(JSONL: caption, level, candidate, meaning_ok, "
+                                             "level_ok)")],
     config: Annotated[Path | None, typer.Option(help="gate config YAML (default: the shipped "
                                                      "quality/gates.yaml)")] = None,
     genre: Annotated[str, typer.Option(help="STS-B genre to keep ('all' keeps every "
@@ -72,8 +79,15 @@ def calibrate(
                                                     "in memory)")] = None,
     out: Annotated[Path | None, typer.Option(help="write the report as JSON here")] = None,
     threads: Annotated[int | None, typer.Option(min=1, help=_THREADS_HELP)] = None,
+    fit: Annotated[Path | None, typer.Option(
+        "--fit", help="candidates only: fit the thresholds to the config's target precision "
+                      "and write the new gate config (a new version) here")] = None,
 ) -> None:
     """Score labelled paraphrase pairs and report how well the gate separates them.
+
+    With --format candidates the whole gate runs on hand-labelled LLM candidates and the report
+    gives, per level, accepted, precision of meaning_ok among them, recall of good candidates,
+    wrong-meaning accepted, the gate that caught each wrong one and every false accept.
 
     Reports ROC-AUC of each score and of the combined score, precision/recall of the gate at
     the configured thresholds, and suggested thresholds. STS-B positives are pairs scored >= calibration.stsb_positive_min (default 4 of 5);
@@ -87,6 +101,11 @@ def calibrate(
 
     _set_threads(threads)
     cfg = load_config(config)
+    if format == "candidates":
+        _calibrate_candidates(pairs, cfg, cache, out, fit)
+        return
+    if fit is not None:
+        raise RobustclapError("--fit needs --format candidates (labelled LLM candidates)")
     with ScoreCache(cache) as score_cache:
         report = run_calibrate(pairs, format, cfg, Scoring(cfg, score_cache),
                                genre=None if genre == "all" else genre, limit=limit, log=_say)
@@ -94,6 +113,37 @@ def calibrate(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2), encoding="utf-8")
     typer.echo(markdown(report))
+
+
+def _calibrate_candidates(pairs: Path, cfg: GateConfig, cache: Path | None, out: Path | None,
+                          fit_out: Path | None) -> None:
+    import yaml
+
+    from quality import calibrate_candidates as cc
+    from quality.cache import ScoreCache
+    from quality.scoring import Scoring
+
+    rows, skipped = cc.load_labelled(pairs)
+    with ScoreCache(cache) as score_cache:
+        scores = cc.score_rows(rows, Scoring(cfg, score_cache), log=_say)
+    report = cc.evaluate(rows, scores, cfg, str(pairs), skipped)
+    if fit_out is not None:
+        fitted, chosen = cc.fit(rows, scores, cfg)
+        fit_out.parent.mkdir(parents=True, exist_ok=True)
+        fit_out.write_text(
+            f"# gate version {fitted.version}, fitted by `robustclap calibrate --fit` on "
+            f"{pairs.name} (target precision {cfg.calibration.target_precision})\n"
+            + yaml.safe_dump(fitted.model_dump(mode="json"), sort_keys=False),
+            encoding="utf-8")
+        report["fit"] = {"config": str(fit_out), "gate_version": fitted.version, **chosen}
+        report["fitted"] = cc.evaluate(rows, scores, fitted, str(pairs), skipped)
+        _say(f"wrote gate config {fitted.version} to {fit_out}: {json.dumps(chosen)}")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    typer.echo(cc.markdown(report))
+    if "fitted" in report:
+        typer.echo("# After --fit\n\n" + cc.markdown(report["fitted"]))
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,277 @@
+"""Calibration on hand-labelled LLM candidates: what the whole gate keeps, and at what precision.
+
+Input: JSONL, one candidate a line, with `caption`, `level` (1 or 2), `candidate`, `meaning_ok`
+and `level_ok` (labelling rule: ../shared/data/labelled_candidates/LABELLING.md). Every row is
+scored and run through every gate at the configured thresholds (the per-caption selection,
+duplicate and surplus, is left out: it ranks candidates, it does not judge them). Per level:
+
+- accepted, and the precision of meaning_ok among them;
+- recall of good (meaning_ok and level_ok) candidates;
+- wrong-meaning candidates accepted / all wrong-meaning candidates;
+- which gate rejected each wrong-meaning candidate first, and how many each gate rejects;
+- every false accept (wrong meaning, accepted) with its scores and alignment.
+
+`fit` searches the thresholds that a labelled set can tune (per level: SBERT and BERTScore
+minimums; level 2: the weakest synonym's word cosine) for the loosest setting that still meets
+`calibration.target_precision` and `calibration.max_wrong_accepted`, and returns a new config.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.errors import RobustclapError
+from quality.config import GateConfig
+from quality.decide import failed_gates, rank_score
+from quality.scoring import Scoring
+
+FIELDS = ("caption", "level", "candidate", "meaning_ok", "level_ok")
+LEVEL1_RECALL_GOAL = 0.5  # issue 13: level 1 keeps at least half of the good candidates
+# (config path, score column) of the thresholds `fit` tunes, per level
+FIT_THRESHOLDS: dict[int, tuple[tuple[str, str], ...]] = {
+    1: (("sbert_min", "sbert_cos"), ("bertscore_f1_min", "bertscore_f1")),
+    2: (("sbert_min", "sbert_cos"), ("bertscore_f1_min", "bertscore_f1"),
+        ("synonym_sim_min", "align_synonym_sim")),
+}
+GRID = tuple(round(x, 2) for x in np.arange(0.30, 0.951, 0.05))
+SCORE_KEYS = ("sbert_cos", "bertscore_f1", "content_recall", "content_novelty",
+              "structure_edit", "align_missing", "align_added", "align_synonyms",
+              "align_synonym_sim", "align_roles", "number_diff", "negation_diff",
+              "order_violations", "role_swaps", "alignment")
+
+
+@dataclass
+class Labelled:
+    line: int
+    caption: str
+    level: int
+    candidate: str
+    meaning_ok: bool
+    level_ok: bool
+
+    @property
+    def good(self) -> bool:
+        return self.meaning_ok and self.level_ok
+
+
+def _row(line: int, data: Any) -> Labelled:
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    missing = [f for f in FIELDS if f not in data]
+    if missing:
+        raise ValueError(f"missing field(s) {', '.join(missing)}")
+    level = data["level"]
+    if isinstance(level, bool) or level not in (1, 2):
+        raise ValueError(f"level {level!r} is not 1 or 2")
+    for name in ("caption", "candidate"):
+        if not isinstance(data[name], str) or not data[name].strip():
+            raise ValueError(f"{name} is not a non-empty string")
+    for name in ("meaning_ok", "level_ok"):
+        if not isinstance(data[name], bool):
+            raise ValueError(f"{name} is not true or false")
+    return Labelled(line, data["caption"], level, data["candidate"], data["meaning_ok"],
+                    data["level_ok"])
+
+
+def load_labelled(path: str | Path) -> tuple[list[Labelled], list[dict[str, Any]]]:
+    """Valid rows, and one {line, reason} per malformed row (counted, never silently lost)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RobustclapError(f"cannot read pair file {path}: {exc}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RobustclapError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason})") \
+            from exc
+    rows, bad = [], []
+    # JSON Lines ends records at "\n" only: U+2028 inside a string is part of the record
+    for n, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(_row(n, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            bad.append({"line": n, "reason": f"invalid JSON ({exc.msg})"})
+        except ValueError as exc:
+            bad.append({"line": n, "reason": str(exc)})
+    if not rows:
+        raise RobustclapError(f"{path}: no labelled candidates (fields: {', '.join(FIELDS)})")
+    return rows, bad
+
+
+def score_rows(rows: Sequence[Labelled], scoring: Scoring,
+               log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Every score of every row (through the cache)."""
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(rows), 512):
+        chunk = rows[start:start + 512]
+        for s in scoring.score([(r.caption, r.candidate) for r in chunk]):
+            s = dict(s)
+            s["rank_score"] = rank_score(s)
+            out.append(s)
+        if log:
+            log(f"scored {len(out)}/{len(rows)} candidates")
+    return out
+
+
+def _ratio(a: int, b: int) -> float | None:
+    return a / b if b else None
+
+
+def _short(scores: dict[str, Any]) -> dict[str, Any]:
+    return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in scores.items()
+            if k in SCORE_KEYS}
+
+
+def level_report(rows: list[Labelled], scores: list[dict[str, Any]],
+                 failed: list[list[str]], config: GateConfig, level: int) -> dict[str, Any]:
+    """The numbers of one level (module docstring)."""
+    idx = [i for i, r in enumerate(rows) if r.level == level]
+    acc = [i for i in idx if not failed[i]]
+    wrong = [i for i in idx if not rows[i].meaning_ok]
+    good = [i for i in idx if rows[i].good]
+    precision = _ratio(sum(rows[i].meaning_ok for i in acc), len(acc))
+    recall = _ratio(sum(rows[i].good for i in acc), len(good))
+    wrong_acc = [i for i in wrong if not failed[i]]
+    wrong_rate = _ratio(len(wrong_acc), len(wrong))
+    target, max_wrong = config.calibration.target_precision, config.calibration.max_wrong_accepted
+    # None = cannot be judged here (nothing accepted, or no good candidate to recall)
+    goals: dict[str, bool | None] = {
+        "precision": None if precision is None else precision >= target,
+        "wrong_accepted": wrong_rate is None or wrong_rate <= max_wrong,
+    }
+    if level == 1:
+        goals["recall_good"] = None if recall is None else recall >= LEVEL1_RECALL_GOAL
+    return {
+        "candidates": len(idx),
+        "meaning_ok": sum(rows[i].meaning_ok for i in idx),
+        "good": len(good),
+        "accepted": len(acc),
+        "accepted_meaning_ok": sum(rows[i].meaning_ok for i in acc),
+        "accepted_good": sum(rows[i].good for i in acc),
+        "precision": precision,
+        "recall_good": recall,
+        "wrong_accepted": len(wrong_acc),
+        "wrong_total": len(wrong),
+        "wrong_accepted_rate": wrong_rate,
+        "goals": goals,
+        "caught_first_by": dict(Counter(failed[i][0] for i in wrong if failed[i]).most_common()),
+        "rejects_wrong": dict(Counter(g for i in wrong for g in failed[i]).most_common()),
+        "rejects_good": dict(Counter(g for i in good for g in failed[i]).most_common()),
+        "false_accepts": [
+            {"line": rows[i].line, "caption": rows[i].caption, "candidate": rows[i].candidate,
+             "scores": _short(scores[i])} for i in wrong_acc
+        ],
+        "rejected_wrong": [
+            {"line": rows[i].line, "gate": failed[i][0], "all": failed[i]}
+            for i in wrong if failed[i]
+        ],
+    }
+
+
+def evaluate(rows: list[Labelled], scores: list[dict[str, Any]], config: GateConfig,
+             source: str, skipped: list[dict[str, Any]]) -> dict[str, Any]:
+    failed = [failed_gates(s, config, r.level) for r, s in zip(rows, scores, strict=True)]
+    levels = sorted({r.level for r in rows})
+    return {
+        "pairs": source,
+        "gate_version": config.version,
+        "target_precision": config.calibration.target_precision,
+        "max_wrong_accepted": config.calibration.max_wrong_accepted,
+        "rows": len(rows),
+        "skipped": skipped,
+        "levels": {str(lv): level_report(rows, scores, failed, config, lv) for lv in levels},
+    }
+
+
+def _with(config: GateConfig, level: int, values: dict[str, float | None]) -> GateConfig:
+    name = f"level{level}"
+    gates = config.gates.model_copy(
+        update={name: getattr(config.gates, name).model_copy(update=values)})
+    return config.model_copy(update={"gates": gates})
+
+
+def fit(rows: list[Labelled], scores: list[dict[str, Any]], config: GateConfig
+        ) -> tuple[GateConfig, dict[str, Any]]:
+    """Thresholds that keep the target precision and wrong-accept share on these rows with the
+    highest recall of good candidates (then the most meaning-kept accepted, then the strictest
+    of equals, which is safer on captions not seen here); a level whose rows cannot meet them
+    gets the strictest grid point. Returns the new config and what was chosen."""
+    target, max_wrong = config.calibration.target_precision, config.calibration.max_wrong_accepted
+    chosen: dict[str, Any] = {}
+    for level, knobs in FIT_THRESHOLDS.items():
+        idx = [i for i, r in enumerate(rows) if r.level == level]
+        if not idx:
+            continue
+        free = _with(config, level, {k: None for k, _ in knobs})
+        others_pass = np.array([not failed_gates(scores[i], free, level) for i in idx])
+        meaning = np.array([rows[i].meaning_ok for i in idx])
+        good = np.array([rows[i].good for i in idx])
+        values = {col: np.array([scores[i].get(col) if scores[i].get(col) is not None
+                                 else -np.inf for i in idx], dtype=float) for _, col in knobs}
+        best: tuple[tuple[float, ...], dict[str, float]] | None = None
+        grids = np.array(np.meshgrid(*[GRID] * len(knobs), indexing="ij")).reshape(len(knobs), -1)
+        for point in grids.T:
+            keep = others_pass.copy()
+            for (_, col), t in zip(knobs, point, strict=True):
+                keep &= values[col] >= t
+            n = int(keep.sum())
+            wrong = int((keep & ~meaning).sum())
+            ok = (keep & meaning).any() and (meaning[keep].mean() >= target) and (
+                wrong <= max_wrong * max(1, int((~meaning).sum())))
+            rank = (float(ok), float((keep & good).sum()), float((keep & meaning).sum()),
+                    float(point.sum()))
+            if best is None or rank > best[0]:
+                best = (rank, {k: float(t) for (k, _), t in zip(knobs, point, strict=True)})
+        assert best is not None
+        if not best[0][0]:
+            # no grid point accepts a meaning-kept candidate within the goals: these rows say
+            # nothing about where the thresholds should be, so they stay as configured
+            current = getattr(config.gates, f"level{level}")
+            chosen[str(level)] = {"thresholds": {k: getattr(current, k) for k, _ in knobs},
+                                  "goal_met_on_these_rows": False, "kept_configured": True}
+            continue
+        config = _with(config, level, best[1])
+        chosen[str(level)] = {"thresholds": best[1], "goal_met_on_these_rows": True}
+    return config, chosen
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The report as markdown (the CLI prints it)."""
+    def f(x: float | None) -> str:
+        return "–" if x is None else f"{x:.3f}"
+
+    lines = [f"## Labelled candidates {report['pairs']} ({report['rows']} rows; gate "
+             f"{report['gate_version']}; target precision {report['target_precision']}, "
+             f"wrong accepted <= {report['max_wrong_accepted']:.0%})", ""]
+    if report["skipped"]:
+        lines += [f"Skipped {len(report['skipped'])} malformed row(s): " + "; ".join(
+            f"line {s['line']}: {s['reason']}" for s in report["skipped"][:10]), ""]
+    lines += ["| level | candidates | meaning ok | good | accepted | precision | recall of good "
+              "| wrong accepted | goals |", "|---|---|---|---|---|---|---|---|---|"]
+    for lv, r in report["levels"].items():
+        goals = ", ".join(f"{k} {'n/a' if v is None else 'met' if v else 'MISSED'}"
+                          for k, v in r["goals"].items())
+        lines.append(f"| {lv} | {r['candidates']} | {r['meaning_ok']} | {r['good']} | "
+                     f"{r['accepted']} | {f(r['precision'])} | {r['accepted_good']}/{r['good']}"
+                     f" ({f(r['recall_good'])}) | {r['wrong_accepted']}/{r['wrong_total']} | "
+                     f"{goals} |")
+    for lv, r in report["levels"].items():
+        lines += ["", f"### Level {lv}: first gate that rejected each wrong-meaning candidate", ""]
+        lines += [f"- {g}: {n}" for g, n in r["caught_first_by"].items()]
+        lines += ["", "Good candidates lost, by gate: " + (", ".join(
+            f"{g} {n}" for g, n in r["rejects_good"].items()) or "none")]
+        lines += ["", f"### Level {lv}: false accepts ({len(r['false_accepts'])})", ""]
+        for fa in r["false_accepts"]:
+            lines.append(f"- line {fa['line']}: {fa['caption']!r} → {fa['candidate']!r} "
+                         f"{json.dumps(fa['scores'])}")
+    return "\n".join(lines) + "\n"
