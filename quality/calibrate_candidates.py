@@ -224,7 +224,6 @@ def fit(rows: list[Labelled], scores: list[dict[str, Any]], config: GateConfig
             keep = others_pass.copy()
             for (_, col), t in zip(knobs, point, strict=True):
                 keep &= values[col] >= t
-            n = int(keep.sum())
             wrong = int((keep & ~meaning).sum())
             ok = (keep & meaning).any() and (meaning[keep].mean() >= target) and (
                 wrong <= max_wrong * max(1, int((~meaning).sum())))
