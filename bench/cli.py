@@ -11,7 +11,7 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command()
     def bench(
-        names: Annotated[list[str] | None, typer.Argument(help="benchmarks to run (default: all): generate, prefix_cache, rerun, gate, train_step, memory")] = None,
+        names: Annotated[list[str] | None, typer.Argument(help="benchmarks to run (default: all but chaos): generate, prefix_cache, rerun, gate, train_step, memory, chaos")] = None,
         out: Annotated[Path, typer.Option(help="results folder (results-STAMP.json/.md and LATEST.*)")] = Path("bench/results"),
         repeats: Annotated[int, typer.Option(help="alternating repetitions per comparison")] = 3,
         size: Annotated[str, typer.Option(help="smoke | default | large (scales every benchmark)")] = "default",

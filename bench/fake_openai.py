@@ -62,11 +62,14 @@ class FakeOpenAI:
 
             def _json(self, code: int, body: dict) -> None:
                 data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the client was killed mid-request: what chaos runs are for
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 return

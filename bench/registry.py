@@ -32,6 +32,9 @@ BENCHMARKS: dict[str, Bench] = {b.name: b for b in [
     Bench("gate", "bench.benchmarks.gate", "gate overhead: robustclap gate vs bare encoders"),
     Bench("train_step", "bench.benchmarks.train_step",
           "train step: multi-view vs baseline CLAP step"),
+    Bench("chaos", "bench.benchmarks.chaos",
+          "chaos: SIGKILL at random points of generate / gate / publish, rerun, nothing lost",
+          default=False),
 ]}
 
 
