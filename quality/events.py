@@ -38,6 +38,7 @@ _OBJECT_DEPS = frozenset({"dobj", "obj", "nsubjpass"})
 # participles and clauses whose subject is their head's (closed grammatical relations)
 _INHERIT_DEPS = frozenset({"conj", "advcl", "xcomp", "pcomp"})
 _DANGLING_POS = frozenset({"DET", "ADP", "CCONJ", "SCONJ", "AUX", "PART"})
+_DANGLING_TAGS = frozenset({"DT", "IN", "CC", "TO", "PRP$", "WDT"})  # "... and the"
 
 
 @lru_cache(maxsize=1)
@@ -163,7 +164,8 @@ def scene(doc: Doc, neutral: frozenset[str]) -> Scene:
     last_word = next((t for t in reversed(tail) if not t.is_punct), None)
     dangling = bool(tail) and (
         tail[-1].text in (",", ";", ":", "-", "(")
-        or (last_word is not None and last_word is tail[-1] and last_word.pos_ in _DANGLING_POS)
+        or (last_word is not None and last_word.i == tail[-1].i
+            and (last_word.pos_ in _DANGLING_POS or last_word.tag_ in _DANGLING_TAGS))
         # a subordinate clause with no main clause: "While sheep are bleating and ..."
         or (root is not None and any(c.dep_ == "mark" for c in root.children))
     )
