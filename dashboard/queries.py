@@ -176,7 +176,10 @@ def score_ranges(con: duckdb.DuckDBPyConnection, v: Version, f: Filters | None =
         exprs = ", ".join(f"min({c}) FILTER (NOT isnan({c})), max({c}) FILTER (NOT isnan({c}))"
                           for c in cols)
     sql, params = scores_sql(v, f)
-    row = con.execute(f"SELECT {exprs} FROM ({sql})", params).fetchone()
+    # tail quantiles from a fixed-seed sample: a tenth of the cost of exact ones at 1M rows,
+    # and an axis range needs no more precision than that
+    sample = " USING SAMPLE reservoir(100000 ROWS) REPEATABLE (0)" if tail > 0 else ""
+    row = con.execute(f"SELECT {exprs} FROM ({sql}){sample}", params).fetchone()
     return {c: (row[2 * i], row[2 * i + 1]) for i, c in enumerate(cols)
             if row[2 * i] is not None}
 
