@@ -29,7 +29,8 @@ pytestmark = pytest.mark.slow
 
 
 def _convert_in_subprocess(root: Path) -> subprocess.Popen:
-    code = ("from pathlib import Path; from pipeline.llm.packaged import ensure_converted, PACKAGED;"
+    code = ("from pathlib import Path;"
+            "from pipeline.llm.packaged import ensure_converted, PACKAGED;"
             f"ensure_converted(PACKAGED['smollm2-135m-instruct'], Path({str(root)!r}))")
     return subprocess.Popen([sys.executable, "-c", code], env=ENV, cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
