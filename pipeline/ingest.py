@@ -196,6 +196,9 @@ def _read_jsonl(path: Path) -> Rows:
         records.append(obj)
     if not records:
         raise RobustclapError(f"{path}: no JSON lines found")
+    if all("__invalid__" in r for r in records):
+        raise RobustclapError(f"{path}: no line is a JSON object (JSONL holds one object per "
+                              f"line; first problem: {records[0]['__invalid__']})")
     columns = list(dict.fromkeys(k for r in records for k in r if not k.startswith("__")))
     return Rows(columns, records)
 
