@@ -10,6 +10,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.config import apply_dotted, load_run_config
+from flows.version_check import read_manifest, verify_version
 from pipeline.errors import RobustclapError
 
 
@@ -65,8 +66,8 @@ def finetune_flow(manifest: str, config_path: str) -> dict:
     ft = rc.finetune
     if ft.train_config is None:
         raise RobustclapError(f"{config_path}: finetune.train_config is not set")
-    meta = json.loads(Path(manifest).read_text())
-    version_dir = Path(manifest).parent
+    version_dir = verify_version(Path(manifest).parent)  # the readers' contract, then train
+    meta = read_manifest(version_dir)
     out = rc.corpus_root() / "finetune" / f"v{meta['version']}"
     overrides: dict = {"out_dir": str(out), "data.captions": str(version_dir / "captions.parquet"),
                        "data.corpus": str(version_dir)}
