@@ -15,10 +15,12 @@ from prefect.events import DeploymentEventTrigger
 from flows.config import load_run_config
 from flows.finetune import finetune_flow
 from flows.paraphrase import PUBLISHED_EVENT, paraphrase_flow, task_runner_for
+from flows.run_checks import check_run
 
 
 def deployments(config_path: str | Path):
     rc = load_run_config(config_path)
+    check_run(rc)  # a scheduled run must not discover a missing file at 3 a.m.
     path = str(Path(config_path).resolve())
     runner = task_runner_for(rc)
     flow_ = paraphrase_flow.with_options(task_runner=runner) if runner else paraphrase_flow

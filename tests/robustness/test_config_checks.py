@@ -105,3 +105,10 @@ def test_case7_training_config_not_utf8(tmp_path):
     (tmp_path / "t.yaml").write_bytes(b"model: caf\xe9\n")
     with pytest.raises(RobustclapError, match="not UTF-8"):
         load_train_config(tmp_path / "t.yaml")
+
+
+def test_case3_serve_checks_the_run_before_deploying(tmp_path):
+    from flows.serve import deployments
+
+    with pytest.raises(RobustclapError, match="gate_config"):
+        deployments(_write(tmp_path, _run_config(tmp_path, gate_config="nope.yaml")))
