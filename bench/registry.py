@@ -35,6 +35,8 @@ BENCHMARKS: dict[str, Bench] = {b.name: b for b in [
     Bench("chaos", "bench.benchmarks.chaos",
           "chaos: SIGKILL at random points of generate / gate / publish, rerun, nothing lost",
           default=False),
+    Bench("method", "bench.benchmarks.method",
+          "method: plain CLAP loss vs multi-view on sound scenes (CPU)", default=False),
 ]}
 
 

@@ -14,6 +14,17 @@ import typer
 
 from pipeline.errors import RobustclapError
 
+THREADS_HELP = "torch CPU threads (default: torch's choice; 1 is faster when other jobs share " \
+    "the cores)"
+
+
+def set_threads(threads: int | None) -> None:
+    """The same --threads as gate and calibrate: torch's intra-op CPU threads."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+
 
 def _quiet_transformers() -> None:
     from transformers.utils import logging as hf_logging
@@ -38,9 +49,10 @@ def register(app: typer.Typer) -> None:
         max_steps: Annotated[int | None, typer.Option(
             "--max-steps", min=1, help="Override max_steps (replaces epochs).")] = None,
         out_dir: Annotated[Path | None, typer.Option(
-            "--out-dir", help="Override out_dir.")] = None,
+            "--out", "-o", help="Override out_dir (checkpoints, logs).")] = None,
         model: Annotated[str | None, typer.Option(
             "--model", help="Override model (hub id or local folder).")] = None,
+        threads: Annotated[int | None, typer.Option(min=1, help=THREADS_HELP)] = None,
     ) -> None:
         """Fine-tune CLAP with the multi-view loss (L_clap + λ1·L_p1 + λ2·L_p2).
 
@@ -52,6 +64,7 @@ def register(app: typer.Typer) -> None:
         cfg = load_config(config, {"out_dir": str(out_dir) if out_dir else None,
                                    "max_steps": max_steps, "model": model})
         check_data_paths(cfg)  # before the model load (hub retries take a minute offline)
+        set_threads(threads)
         _quiet_transformers()
         from training.train import train
 
@@ -87,7 +100,9 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path | None, typer.Option(
             "--out", "-o", help="Write the results JSON here.")] = None,
         device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
-        batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 16,
+        batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Clips per audio "
+                                                "encoder pass.")] = 16,
+        threads: Annotated[int | None, typer.Option(min=1, help=THREADS_HELP)] = None,
     ) -> None:
         """Measure paraphrase robustness: retrieval and zero-shot, one model or two.
 
@@ -95,6 +110,7 @@ def register(app: typer.Typer) -> None:
         queries, the drop from original to each level, and zero-shot accuracy on an ESC-50
         style folder. With --compare, two models side by side (before → after).
         """
+        set_threads(threads)
         _quiet_transformers()
         from rich.console import Console
 
@@ -132,3 +148,7 @@ def register(app: typer.Typer) -> None:
         from training.tiny import save_tiny_clap
 
         typer.echo(f"tiny CLAP written to {save_tiny_clap(folder, seed)}")
+
+    from training.scenes.cli import register as register_scenes
+
+    register_scenes(app)  # `robustclap scenes`: the sound-scene benchmark set

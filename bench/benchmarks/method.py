@@ -1,0 +1,154 @@
+"""method: does multi-view training shrink the paraphrase drop? (issue 18, a CPU stand-in)
+
+The scene CLAP (training/scenes) trained four ways with the same model, steps, batches and
+seeds: plain CLAP loss (λ = 0), multi-view (λ1 = λ2 = 1), level 1 only, level 2 only; text->audio
+R@1, R@5, mAP@10 on the test scenes for original captions, gated LLM paraphrases and held-out
+hand-written rewordings; relative drop, mean ± std over seeds. Writes method.md + method.png
+(and method.json) to bench/results/ beside the suite's report.
+
+The scenes (runs/scenes) and their published paraphrase corpus are built on first use
+(`robustclap scenes`); later runs reuse both, and the log-mel features cached beside them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from bench.common import REPO, SHARED_DATA
+from bench.harness import Goal, Result
+from training.scenes.experiment import KINDS, METRICS, MULTI, PLAIN, SETTINGS, UNGATED
+
+SIZES = {  # train scenes used, test scenes used, steps, batch, seeds
+    "smoke": {"max_train": 64, "max_test": 32, "steps": 2, "batch_size": 8, "seeds": [0]},
+    "default": {"max_train": None, "max_test": None, "steps": 300, "batch_size": 32,
+                "seeds": [0, 1, 2]},
+    "large": {"max_train": None, "max_test": None, "steps": 900, "batch_size": 32,
+              "seeds": [0, 1, 2, 3, 4]},
+}
+GOAL_KIND = "llm"  # the drop the goal is judged on: gated LLM paraphrases, levels pooled
+
+
+def _pm(stat: tuple[float | None, float | None] | None, pct: bool = False) -> str:
+    if stat is None or stat[0] is None:
+        return "–"
+    mean, std = stat
+    k = 100 if pct else 1
+    fmt = "{:.1f}" if pct else "{:.3f}"
+    return f"{fmt.format(mean * k)} ± {fmt.format(std * k)}" + ("%" if pct else "")
+
+
+def markdown(summary: dict, stats: dict, params: dict) -> str:
+    lines = [
+        "# method: plain CLAP loss vs multi-view (sound scenes, CPU stand-in)", "",
+        "A CPU stand-in, not the paper's setting: a tiny CLAP (transformers' ClapModel at tiny "
+        "sizes, trained from scratch) on composed ESC-50/BigSoundBank scenes. "
+        f"Parameters: {', '.join(f'{k}={v}' for k, v in params.items())}.", "",
+        f"Data: {json.dumps(stats)}", "",
+        "## Text→audio retrieval (mean ± std over seeds)", "",
+        "| setting | query kind | R@1 | R@5 | mAP@10 |", "|---|---|---|---|---|",
+    ]
+    for name, entry in summary.items():
+        for kind in KINDS:
+            r = entry["retrieval"].get(kind)
+            if r:
+                lines.append(f"| {name} | {kind} | " + " | ".join(_pm(r[m]) for m in METRICS)
+                             + " |")
+    lines += ["", "## Relative paraphrase drop: (original − paraphrase) / original", "",
+              "| setting | query kind | R@1 drop | R@5 drop | mAP@10 drop |",
+              "|---|---|---|---|---|"]
+    for name, entry in summary.items():
+        for kind in KINDS[1:]:
+            d = entry["drop"].get(kind)
+            if d:
+                lines.append(f"| {name} | {kind} | " + " | ".join(_pm(d[m], True)
+                                                                  for m in METRICS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(summary: dict, path: Path) -> Path:
+    """Grouped bars: relative R@1 drop per setting, one bar per paraphrase kind, std whiskers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kinds = ["llm", "llm_level1", "llm_level2", "reworded"]
+    names = list(summary)
+    width = 0.8 / len(kinds)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for j, kind in enumerate(kinds):
+        means, stds = [], []
+        for n in names:
+            stat = summary[n]["drop"].get(kind, {}).get("R@1") or (None, None)
+            means.append(100 * stat[0] if stat[0] is not None else 0.0)
+            stds.append(100 * stat[1] if stat[1] is not None else 0.0)
+        xs = [i + (j - (len(kinds) - 1) / 2) * width for i in range(len(names))]
+        ax.bar(xs, means, width, yerr=stds, capsize=3, label=kind)
+    ax.set_xticks(range(len(names)), names, fontsize=8)
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.set_ylabel("relative R@1 drop (%)")
+    ax.set_title("Paraphrase drop per training setting (mean ± std over seeds)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def goals(summary: dict) -> list[Goal]:
+    plain, multi = summary[PLAIN], summary[MULTI]
+    out = []
+    dp = plain["drop"].get(GOAL_KIND, {}).get("R@1")
+    dm = multi["drop"].get(GOAL_KIND, {}).get("R@1")
+    ratio = dm[0] / dp[0] if dp and dm and dp[0] and dp[0] > 0 else None
+    out.append(Goal("multi-view / plain relative R@1 drop (LLM paraphrases)", ratio, 0.5))
+    op, om = plain["retrieval"]["original"]["R@1"], multi["retrieval"]["original"]["R@1"]
+    spread = max(op[1] or 0.0, om[1] or 0.0)
+    out.append(Goal("original R@1: multi-view − plain + seeds' std (not lower)",
+                    om[0] - op[0] + spread, 0.0, at_least=True))
+    return out
+
+
+def run(workdir: Path, **opts) -> Result:
+    import torch
+
+    from training.scenes.experiment import compare, prepare
+    from training.scenes.fit import FitConfig
+    from training.scenes.queries import published_corpus
+
+    size = SIZES[opts.get("size") or "default"]
+    scenes_dir = Path(opts.get("scenes_dir") or REPO / "runs" / "scenes")
+    results_dir = Path(opts.get("results_dir") or REPO / "bench" / "results")
+    data_dir = Path(opts.get("data_dir") or SHARED_DATA)
+    res = Result("method", "method: plain CLAP loss vs multi-view on sound scenes (CPU)")
+    t0 = time.perf_counter()
+    if published_corpus(scenes_dir) is None:
+        from training.scenes.cli import make_scenes
+
+        make_scenes(data_dir, scenes_dir, paraphrase=True)
+        res.metrics["scenes_and_corpus_built_s"] = round(time.perf_counter() - t0, 1)
+    t1 = time.perf_counter()
+    prep = prepare(scenes_dir, data_dir, max_train=size["max_train"], max_test=size["max_test"])
+    res.metrics["prepare_s"] = round(time.perf_counter() - t1, 1)
+    cfg = FitConfig(steps=size["steps"], batch_size=size["batch_size"])
+    res.params = {"steps": cfg.steps, "batch_size": cfg.batch_size, "lr": cfg.lr,
+                  "seeds": size["seeds"], "torch_threads": torch.get_num_threads(),
+                  "scenes": str(scenes_dir), "corpus": str(published_corpus(scenes_dir))}
+    settings = {**SETTINGS, **(UNGATED if size.get("ungated", True) else {})}
+    runs, summary = compare(settings, prep, cfg, size["seeds"], log=res.notes.append)
+    res.metrics["data"] = prep.stats
+    res.metrics["summary"] = summary
+    res.metrics["seconds_per_run"] = {n: [r["seconds"] for r in rs] for n, rs in runs.items()}
+    res.goals = goals(summary)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    stem = "method" if (opts.get("size") or "default") == "default" else f"method-{opts['size']}"
+    md = markdown(summary, prep.stats, res.params)
+    (results_dir / f"{stem}.md").write_text(md + f"\n![drop per setting]({stem}.png)\n")
+    plot(summary, results_dir / f"{stem}.png")
+    (results_dir / f"{stem}.json").write_text(json.dumps(
+        {"params": res.params, "data": prep.stats, "summary": summary, "runs": runs,
+         "goals": [g.to_dict() for g in res.goals]}, indent=2, default=str))
+    res.metrics["table"] = str(results_dir / f"{stem}.md")
+    return res

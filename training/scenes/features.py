@@ -1,0 +1,77 @@
+"""Log-mel features of every scene, computed once and cached beside the scenes.
+
+Rendering and the mel transform take longer than a training step of the tiny model, and every
+setting and seed of the benchmark sees the same scenes; so they are computed once per (scene
+set, front end) and stored as float16 (`features/KEY.npy`), KEY a hash of both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.schema import SCENES, read_table
+from pipeline.schema import col as c
+from training.audio import AudioFrontEnd
+from training.scenes.compose import Event, Scene, render
+from training.scenes.sources import Segment
+
+
+def read_scenes(scenes_dir: str | Path) -> list[Scene]:
+    """The SCENES table back as Scene objects (recipes only: no audio is decoded)."""
+    table = read_table(SCENES, Path(scenes_dir) / "scenes.parquet").to_pandas()
+    out = []
+    for row in table.itertuples(index=False):
+        events = tuple(Event(**{**e, "onsets_s": tuple(e["onsets_s"])})
+                       for e in json.loads(getattr(row, c.events)))
+        out.append(Scene(row.clip_id, row.split, float(row.duration_s), events,
+                         tuple(getattr(row, c.relations)), (), row.caption, row.reworded))
+    return out
+
+
+def _key(scenes_dir: Path, frontend: AudioFrontEnd) -> str:
+    h = hashlib.sha256((Path(scenes_dir) / "scenes.parquet").read_bytes())
+    h.update(json.dumps([frontend.truncation, frontend.padding, frontend.extractor.to_dict()],
+                        sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+def scene_features(scenes_dir: str | Path, scenes: list[Scene], frontend: AudioFrontEnd,
+                   segments: dict[str, Segment] | None, data_dir: str | Path | None = None
+                   ) -> np.ndarray:
+    """(N, 1, frames, mels) float16 features of `scenes` (in order), from the cache or
+    rendered now (then `segments`, or `data_dir` to load them, is needed)."""
+    scenes_dir = Path(scenes_dir)
+    path = scenes_dir / "features" / f"{_key(scenes_dir, frontend)}.npy"
+    index_path = path.with_suffix(".ids.csv")
+    if path.is_file() and index_path.is_file():
+        ids = pd.read_csv(index_path)["clip_id"].tolist()
+        pos = {k: i for i, k in enumerate(ids)}
+        if all(s.scene_id in pos for s in scenes):
+            feats = np.load(path, mmap_mode="r")
+            return np.ascontiguousarray(feats[[pos[s.scene_id] for s in scenes]])
+    if segments is None:
+        from training.scenes.build import load_segments_for
+
+        if data_dir is None:
+            raise ValueError("features are not cached: pass segments or data_dir")
+        segments = load_segments_for(data_dir)
+    every = read_scenes(scenes_dir)
+    rng = np.random.default_rng(0)  # no crop happens: scenes are at most the 10 s window
+    feats = np.stack([frontend.features(render(s, segments), rng)[0] for s in every]
+                     ).astype(np.float16)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
+    os.close(fd)
+    with open(tmp, "wb") as fh:
+        np.save(fh, feats, allow_pickle=False)
+    os.replace(tmp, path)
+    pd.DataFrame({"clip_id": [s.scene_id for s in every]}).to_csv(index_path, index=False)
+    pos = {s.scene_id: i for i, s in enumerate(every)}
+    return np.ascontiguousarray(feats[[pos[s.scene_id] for s in scenes]])

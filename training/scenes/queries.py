@@ -1,0 +1,94 @@
+"""The scene benchmark's data: training examples with their accepted paraphrases, and the
+test queries in three kinds.
+
+- original: the test scenes' captions;
+- llm_level1 / llm_level2: the best-ranked gated LLM paraphrase of each test caption (captions
+  the gates left without one have no query of that kind);
+- reworded: the hand-written rewording of each test scene (phrases.REWORDINGS), words that no
+  prompt or training caption uses.
+
+The drop of a kind is measured on the same captions: original queries restricted to the
+captions that have a query of that kind, against that kind's queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.errors import RobustclapError
+from pipeline.schema import col as c
+from training.data import read_corpus
+from training.scenes.compose import Scene
+
+QUERY_KINDS = ("original", "llm_level1", "llm_level2", "reworded")
+PARAPHRASE_KINDS = QUERY_KINDS[1:]
+
+
+def published_corpus(scenes_dir: str | Path) -> Path | None:
+    """The latest published version of the scenes' paraphrase corpus, if there is one."""
+    latest = Path(scenes_dir) / "corpus" / "scenes" / "latest"
+    return latest.resolve() if latest.exists() else None
+
+
+def accepted_by_text(corpus: pd.DataFrame, split: str) -> dict[tuple[str, int], tuple[str, ...]]:
+    """(caption text, level) -> accepted paraphrases of that text, best rank first.
+
+    Keyed by text: scenes with the same caption share its paraphrases (the LLM was asked once
+    per distinct caption)."""
+    rows = corpus[corpus[c.split] == split].sort_values(
+        [c.caption, c.level, c.rank, c.candidate], kind="stable")
+    out: dict[tuple[str, int], tuple[str, ...]] = {}
+    for (caption, level), group in rows.groupby([c.caption, c.level], sort=False):
+        texts = [t.strip() for t in group[c.paraphrase] if isinstance(t, str) and t.strip()]
+        out[(str(caption), int(level))] = tuple(dict.fromkeys(texts))
+    return out
+
+
+@dataclass(frozen=True)
+class QuerySet:
+    texts: list[str]
+    target: list[int]  # index of the relevant test scene
+
+
+def test_queries(test: list[Scene], corpus: pd.DataFrame) -> dict[str, QuerySet]:
+    paras = accepted_by_text(corpus, "test")
+    out = {k: QuerySet([], []) for k in QUERY_KINDS}
+    for i, s in enumerate(test):
+        out["original"].texts.append(s.caption)
+        out["original"].target.append(i)
+        out["reworded"].texts.append(s.reworded)
+        out["reworded"].target.append(i)
+        for level in (1, 2):
+            found = paras.get((s.caption, level), ())
+            if found:
+                out[f"llm_level{level}"].texts.append(found[0])
+                out[f"llm_level{level}"].target.append(i)
+    return out
+
+
+def ungated(scenes_dir: str | Path) -> pd.DataFrame:
+    """Every paraphrase the LLM wrote (status ok) for the published version, gate or not, in
+    the corpus's columns (rank = candidate index): the ablation "what if nothing were gated"."""
+    from pipeline.schema import CANDIDATES, read_dir
+    from pipeline.schema import status as st
+
+    path = published_corpus(scenes_dir)
+    if path is None:
+        raise RobustclapError(f"no published paraphrase corpus under {scenes_dir}")
+    cands = read_dir(CANDIDATES, path / "candidates").to_pandas()
+    ok = cands[(cands[c.status] == st.ok) & cands[c.paraphrase].notna()].copy()
+    ok[c.rank] = ok[c.candidate]
+    return ok
+
+
+def load_corpus(scenes_dir: str | Path) -> pd.DataFrame:
+    path = published_corpus(scenes_dir)
+    if path is None:
+        raise RobustclapError(
+            f"no published paraphrase corpus under {Path(scenes_dir) / 'corpus'}: run "
+            f"`robustclap run {Path(scenes_dir) / 'paraphrase.yaml'}` (or `robustclap scenes` "
+            "without --no-paraphrase) first")
+    return read_corpus(path)
