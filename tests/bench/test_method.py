@@ -1,0 +1,123 @@
+"""`robustclap bench method` at smoke size: a tiny scene set from the real ESC-50 clips, a small
+hand-made published corpus (so no LLM runs), two training steps per setting; the table has a
+row per setting and query kind, the plot is a PNG, the goals are computed from the summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from bench.benchmarks.method import goals, markdown
+from training.scenes.experiment import KINDS, MULTI, PLAIN
+
+
+def _default(field: pa.Field, value):
+    if value is not None or field.nullable:
+        return value
+    t = field.type
+    if pa.types.is_string(t):
+        return "x"
+    if pa.types.is_boolean(t):
+        return False
+    if pa.types.is_floating(t):
+        return 0.0
+    if pa.types.is_list(t):
+        return []
+    return 0
+
+
+def _rows(spec, rows: list[dict]) -> list[dict]:
+    """Complete rows for `spec` (every column; unnamed ones get a neutral value)."""
+    return [{f.name: _default(f, r.get(f.name)) for f in spec.schema} for r in rows]
+
+
+def _publish_fake_corpus(scenes_dir: Path) -> None:
+    """corpus/scenes/v1 with accepted.parquet and candidates/, `latest` -> v1, as publish
+    lays it out; paraphrases are simple rewrites of the scene captions."""
+    import pandas as pd
+
+    from pipeline.schema import CANDIDATES, CORPUS, write_table
+
+    para = pd.read_csv(scenes_dir / "paraphrase" / "scenes.csv")
+    rows = []
+    for i, r in enumerate(para.itertuples()):
+        for level in (1, 2):
+            text = (f"Heard here: {r.caption.lower()}" if level == 1
+                    else r.caption.replace("dog", "hound").replace("rain", "showers"))
+            rows.append({"caption_id": f"c{i}", "clip_id": r.clip_id, "split": r.split,
+                         "source": "scenes", "caption": r.caption, "level": level,
+                         "candidate": 0, "paraphrase": text, "rank": 0, "status": "ok"})
+    version = scenes_dir / "corpus" / "scenes" / "v1"
+    accepted = [r for k, r in enumerate(rows) if k % 3]  # the "gate" keeps two thirds
+    write_table(CORPUS, _rows(CORPUS, accepted), version / "accepted.parquet")
+    write_table(CANDIDATES, _rows(CANDIDATES, rows), version / "candidates" / "r00.parquet")
+    (scenes_dir / "corpus" / "scenes" / "latest").symlink_to("v1")
+
+
+@pytest.fixture(scope="module")
+def scenes_dir(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from training.scenes.build import build_scenes
+
+    out = tmp_path_factory.mktemp("scenes")
+    build_scenes(shared_data, out, n_train=16, n_test=8, n_paraphrase=6, seed=1)
+    _publish_fake_corpus(out)
+    return out
+
+
+def test_bench_method_smoke_writes_table_plot_and_goals(scenes_dir: Path, shared_data: Path,
+                                                          tmp_path: Path) -> None:
+    import torch
+
+    from bench.benchmarks.method import SETTINGS, UNGATED, run
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a busy 2-core machine: the second OpenMP thread spin-waits
+    try:
+        res = run(tmp_path / "work", size="smoke", scenes_dir=scenes_dir,
+                  results_dir=tmp_path / "results", data_dir=shared_data)
+    finally:
+        torch.set_num_threads(threads)
+    assert res.error is None
+    data = res.metrics["data"]
+    assert data["train_scenes"] == 16 and data["test_scenes"] == 8
+    assert data["queries"]["original"] == 8 and data["queries"]["reworded"] == 8
+    assert 0 < data["queries"]["llm_level1"] <= 8  # the fake gate dropped some
+    assert data["train_scenes_with_level1"] > 0
+    assert data["train_paraphrases_ungated"] >= data["train_paraphrases"]
+    summary = res.metrics["summary"]
+    assert set(summary) == set(SETTINGS) | set(UNGATED)
+    for entry in summary.values():
+        mean, std = entry["retrieval"]["original"]["R@1"]
+        assert 0.0 <= mean <= 1.0 and std == 0.0  # one seed at smoke size
+        assert "reworded" in entry["drop"] and "llm" in entry["drop"]
+    md = (tmp_path / "results" / "method-smoke.md").read_text()
+    for name in summary:  # one retrieval row per kind, one drop row per paraphrase kind
+        assert md.count(f"| {name} | original |") == 1
+        assert md.count(f"| {name} | reworded |") == 2
+    assert (tmp_path / "results" / "method-smoke.png").read_bytes()[:4] == b"\x89PNG"
+    saved = json.loads((tmp_path / "results" / "method-smoke.json").read_text())
+    assert len(saved["runs"][PLAIN]) == 1 and len(saved["goals"]) == len(res.goals) == 2
+
+
+def test_markdown_rows_and_goals_from_a_summary() -> None:
+    def stat(x: float) -> dict:
+        return {m: (x, 0.01) for m in ("R@1", "R@5", "mAP@10")}
+
+    summary = {
+        PLAIN: {"retrieval": {k: stat(0.4) for k in KINDS},
+                "drop": {k: stat(0.5) for k in KINDS[1:]}},
+        MULTI: {"retrieval": {k: stat(0.41) for k in KINDS},
+                "drop": {k: stat(0.2) for k in KINDS[1:]}},
+    }
+    md = markdown(summary, {"train_scenes": 3}, {"steps": 1})
+    rows = [line for line in md.splitlines() if line.startswith(f"| {PLAIN} |")]
+    assert len(rows) == len(KINDS) + len(KINDS) - 1  # retrieval rows + drop rows
+    assert "| 0.400 ± 0.010 |" in md and "50.0 ± 1.0%" in md
+    ratio, original = goals(summary)
+    assert ratio.value == pytest.approx(0.4) and ratio.met
+    assert original.value == pytest.approx(0.01 + 0.01) and original.met
+    summary[MULTI]["retrieval"]["original"]["R@1"] = (0.3, 0.01)
+    assert not goals(summary)[1].met  # original R@1 lower by more than the spread
