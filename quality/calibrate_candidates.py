@@ -19,6 +19,7 @@ minimums; level 2: the weakest synonym's word cosine) for the loosest setting th
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ import numpy as np
 
 from pipeline.errors import RobustclapError
 from quality.config import GateConfig
-from quality.decide import failed_gates, rank_score
+from quality.decide import apply_judge, failed_gates, rank_score
 from quality.scoring import Scoring
 
 FIELDS = ("caption", "level", "candidate", "meaning_ok", "level_ok")
@@ -178,11 +179,30 @@ def level_report(rows: list[Labelled], scores: list[dict[str, Any]],
     }
 
 
+def _judge(judge: Any, rows: list[Labelled], scores: list[dict[str, Any]],
+           failed: list[list[str]], config: GateConfig) -> dict[str, Any]:
+    """Run the judge gate on the rows that pass every other gate; its cost, apart."""
+    before, start = judge.calls, time.perf_counter()
+    n = sum(not f for f in failed)
+    apply_judge(judge, [(r.caption, r.candidate, r.level, s, f)
+                        for r, s, f in zip(rows, scores, failed, strict=True)], config)
+    wall = time.perf_counter() - start
+    return {"judged": n, "engine_calls": judge.calls - before, "wall_s": round(wall, 2),
+            "s_per_judged_candidate": round(wall / n, 3) if n else None,
+            "unreadable": sum(1 for s in scores if "judge_verdict" in s
+                              and s["judge_verdict"] is None)}
+
+
 def evaluate(rows: list[Labelled], scores: list[dict[str, Any]], config: GateConfig,
-             source: str, skipped: list[dict[str, Any]]) -> dict[str, Any]:
+             source: str, skipped: list[dict[str, Any]], judge: Any = None) -> dict[str, Any]:
+    scores = [dict(s) for s in scores]
     failed = [failed_gates(s, config, r.level) for r, s in zip(rows, scores, strict=True)]
+    judge_cost = None
+    if judge is not None and config.judge.enabled:
+        judge_cost = _judge(judge, rows, scores, failed, config)
     levels = sorted({r.level for r in rows})
     return {
+        "judge": judge_cost,
         "pairs": source,
         "gate_version": config.version,
         "target_precision": config.calibration.target_precision,
@@ -252,6 +272,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [f"## Labelled candidates {report['pairs']} ({report['rows']} rows; gate "
              f"{report['gate_version']}; target precision {report['target_precision']}, "
              f"wrong accepted <= {report['max_wrong_accepted']:.0%})", ""]
+    if report.get("judge"):
+        lines += [f"LLM judge: {json.dumps(report['judge'])}", ""]
     if report["skipped"]:
         lines += [f"Skipped {len(report['skipped'])} malformed row(s): " + "; ".join(
             f"line {s['line']}: {s['reason']}" for s in report["skipped"][:10]), ""]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -45,6 +45,9 @@ def gate(
     memory_limit: Annotated[str, typer.Option(help="DuckDB memory limit for sorting "
                                                    "candidates")] = "1GB",
     threads: Annotated[int | None, typer.Option(min=1, help=_THREADS_HELP)] = None,
+    judge_model: Annotated[str | None, typer.Option(
+        help="switch the LLM judge gate on with this model (in-process vLLM); its answers are "
+             "cached in OUT/judge_cache.sqlite")] = None,
 ) -> None:
     """Score, gate, rank and select paraphrase candidates into a gated corpus.
 
@@ -58,8 +61,14 @@ def gate(
     from quality.gate import run_gate
 
     _set_threads(threads)
-    result = run_gate(input, out, load_config(config), cache_path=cache, batch_rows=batch_rows,
-                      memory_limit=memory_limit, log=_say)
+    cfg = _with_judge(load_config(config), judge_model)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RobustclapError(f"--out {out}: cannot create the corpus folder ({exc})") from exc
+    with _open_judge(cfg, out / "judge_cache.sqlite") as judge:
+        result = run_gate(input, out, cfg, cache_path=cache, batch_rows=batch_rows,
+                          memory_limit=memory_limit, log=_say, judge=judge)
     typer.echo(json.dumps({"gate_version": result.gate_version, **result.summary["counts"]},
                           indent=2))
 
@@ -79,6 +88,9 @@ def calibrate(
                                                     "in memory)")] = None,
     out: Annotated[Path | None, typer.Option(help="write the report as JSON here")] = None,
     threads: Annotated[int | None, typer.Option(min=1, help=_THREADS_HELP)] = None,
+    judge_model: Annotated[str | None, typer.Option(
+        help="candidates only: switch the LLM judge gate on with this model (in-process vLLM; "
+             "e.g. packaged:smollm2-135m-instruct)")] = None,
     fit: Annotated[Path | None, typer.Option(
         "--fit", help="candidates only: fit the thresholds to the config's target precision "
                       "and write the new gate config (a new version) here")] = None,
@@ -102,10 +114,11 @@ def calibrate(
     _set_threads(threads)
     cfg = load_config(config)
     if format == "candidates":
-        _calibrate_candidates(pairs, cfg, cache, out, fit)
+        _calibrate_candidates(pairs, _with_judge(cfg, judge_model), cache, out, fit)
         return
-    if fit is not None:
-        raise RobustclapError("--fit needs --format candidates (labelled LLM candidates)")
+    if fit is not None or judge_model is not None:
+        raise RobustclapError("--fit and --judge-model need --format candidates "
+                              "(labelled LLM candidates)")
     with ScoreCache(cache) as score_cache:
         report = run_calibrate(pairs, format, cfg, Scoring(cfg, score_cache),
                                genre=None if genre == "all" else genre, limit=limit, log=_say)
@@ -113,6 +126,28 @@ def calibrate(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2), encoding="utf-8")
     typer.echo(markdown(report))
+
+
+def _with_judge(cfg: GateConfig, model: str | None) -> GateConfig:
+    """The config with the LLM judge switched on for `model` (unchanged when None)."""
+    if model is None:
+        return cfg
+    return cfg.model_copy(update={"judge": cfg.judge.model_copy(
+        update={"enabled": True, "model": model})})
+
+
+def _open_judge(cfg: GateConfig, cache_path: Path) -> Any:
+    """An in-process judge when the config switches it on, else a no-op context."""
+    from contextlib import nullcontext
+
+    if not cfg.judge.enabled:
+        return nullcontext(None)
+    if not cfg.judge.model:
+        raise RobustclapError("judge.enabled needs judge.model in the gate config or "
+                              "--judge-model MODEL")
+    from quality.judge import InProcessJudge
+
+    return InProcessJudge(cfg.judge.model, cache_path, cfg.judge.max_tokens, cfg.judge.seed)
 
 
 def _calibrate_candidates(pairs: Path, cfg: GateConfig, cache: Path | None, out: Path | None,
@@ -126,7 +161,9 @@ def _calibrate_candidates(pairs: Path, cfg: GateConfig, cache: Path | None, out:
     rows, skipped = cc.load_labelled(pairs)
     with ScoreCache(cache) as score_cache:
         scores = cc.score_rows(rows, Scoring(cfg, score_cache), log=_say)
-    report = cc.evaluate(rows, scores, cfg, str(pairs), skipped)
+    judge_cache = (cache.parent if cache else Path(".")) / "judge_cache.sqlite"
+    with _open_judge(cfg, judge_cache) as judge:
+        report = cc.evaluate(rows, scores, cfg, str(pairs), skipped, judge)
     if fit_out is not None:
         fitted, chosen = cc.fit(rows, scores, cfg)
         fit_out.parent.mkdir(parents=True, exist_ok=True)

@@ -196,9 +196,20 @@ class Calibration(_Strict):
     max_wrong_accepted: float = Field(0.01, ge=0, le=1, allow_inf_nan=False)
 
 
+class JudgeConfig(_Strict):
+    """The optional LLM judge gate (quality/judge.py); off by default: a 135M model judges
+    no better than chance (measure before switching it on)."""
+
+    enabled: bool = False
+    model: str | None = None  # the run's engine model (or `--judge-model`)
+    max_tokens: int = Field(160, ge=16, le=2048)
+    seed: int = 0
+
+
 class GateConfig(_Strict):
     scorers: Scorers = Scorers()
     gates: Gates
+    judge: JudgeConfig = JudgeConfig()
     selection: Selection = Selection()
     combined: Combined = Combined()
     calibration: Calibration = Calibration()

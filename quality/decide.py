@@ -20,6 +20,7 @@ from typing import Any
 from quality.config import GateConfig
 from quality.text import edit_ratio, words
 
+JUDGE_VERDICT = "judge_verdict"
 GENERATION_FAILED = "generation_failed"
 EMPTY = "empty"
 DUPLICATE = "duplicate"
@@ -147,6 +148,9 @@ GATES: dict[str, Check] = {
     "temporal_order": _fact("order_violations", "order_violations_max"),
     "role_swap": _fact("role_swaps", "role_swaps_max"),
     "reattachment": _fact("reattachments", "reattachments_max"),
+    # set only on candidates that passed every other gate, when the judge is on (judge.py)
+    "judge": lambda s, c, lv: c.judge.enabled and JUDGE_VERDICT in s
+    and s[JUDGE_VERDICT] != "same_scene",
 }
 ALL_GATES = [GENERATION_FAILED, EMPTY, *GATES, DUPLICATE]
 
@@ -155,6 +159,20 @@ def rank_score(scores: Scores) -> float | None:
     """Meaning kept: the mean of SBERT cosine and BERTScore F1."""
     a, b = scores.get("sbert_cos"), scores.get("bertscore_f1")
     return None if a is None or b is None else (a + b) / 2
+
+
+def apply_judge(judge: Any, items: list[tuple[str, str, int, dict[str, Any], list[str]]],
+                config: GateConfig) -> None:
+    """Ask the judge about the (caption, candidate, level, scores, failed) items that passed
+    every other gate; its verdict goes into the scores and the `judge` gate decides."""
+    todo = [it for it in items if not it[4]]
+    if not todo or not config.judge.enabled:
+        return
+    for (_, _, level, scores, failed), v in zip(
+            todo, judge.judge([(c, t, lv) for c, t, lv, _, _ in todo]), strict=True):
+        scores[JUDGE_VERDICT] = v.verdict
+        scores["judge_detail"] = v.to_json()
+        failed[:] = failed_gates(scores, config, level)
 
 
 def failed_gates(scores: Scores, config: GateConfig, level: int) -> list[str]:

@@ -34,7 +34,16 @@ from pipeline.schema import (
 )
 from quality.cache import ScoreCache
 from quality.config import GateConfig
-from quality.decide import EMPTY, GENERATION_FAILED, Candidate, failed_gates, rank_score, select
+from quality.decide import (
+    EMPTY,
+    GENERATION_FAILED,
+    Candidate,
+    apply_judge,
+    failed_gates,
+    rank_score,
+    select,
+)
+from quality.feedback import pick
 from quality.io import TableWriter
 from quality.ranges import Range, key_ranges, range_batches, range_filter
 from quality.scoring import Pair, Scoring
@@ -157,8 +166,8 @@ def _candidate(row: dict) -> Candidate:
     return cand
 
 
-def _decide(captions: list[list[dict]], scoring: Scoring, config: GateConfig
-            ) -> list[list[Candidate]]:
+def _decide(captions: list[list[dict]], scoring: Scoring, config: GateConfig,
+            judge: Any = None) -> list[list[Candidate]]:
     cands = [[_candidate(r) for r in rows] for rows in captions]
     to_score = [c for group in cands for c in group if not c.failed]
     found = scoring.lookup([(c.row[col.caption], c.text) for c in to_score])
@@ -166,6 +175,9 @@ def _decide(captions: list[list[dict]], scoring: Scoring, config: GateConfig
         c.scores = dict(found[(c.row[col.caption], c.text)])
         c.scores[col.rank_score] = rank_score(c.scores)
         c.failed = failed_gates(c.scores, config, c.level)
+    if judge is not None:
+        apply_judge(judge, [(c.row[col.caption], c.text or "", c.level, c.scores, c.failed)
+                            for c in to_score], config)
     for group in cands:
         for level in sorted({c.level for c in group}):
             select([c for c in group if c.level == level], config)
@@ -186,12 +198,16 @@ def _rows(c: Candidate, version: str, score_columns: list[str]) -> tuple[dict, s
 def run_gate(input_dir: str | Path, out_dir: str | Path, config: GateConfig,
              cache_path: str | Path | None = None, batch_rows: int = 1024,
              memory_limit: str = "1GB", log: Log | None = None,
-             sort_rows: int = SORT_ROWS) -> GateResult:
+             sort_rows: int = SORT_ROWS, judge: Any = None) -> GateResult:
     """Gate every candidate under `input_dir` into `out_dir` (see module docstring).
 
     `sort_rows` bounds the rows that one DuckDB sort holds (quality/ranges.py); the outputs
-    do not depend on it.
+    do not depend on it. `judge` (quality.judge.Judge) runs the LLM judge gate when the config
+    switches it on.
     """
+    if config.judge.enabled and judge is None:
+        raise RobustclapError("the gate config switches the LLM judge on (judge.enabled) but no "
+                              "engine was given: pass --judge-model MODEL or switch it off")
     log = log or (lambda _msg: None)
     input_dir, out_dir = Path(input_dir), Path(out_dir)
     files = [str(f) for f in candidate_files(input_dir)]
@@ -201,7 +217,7 @@ def run_gate(input_dir: str | Path, out_dir: str | Path, config: GateConfig,
     con = _connect(tmp, memory_limit)
     try:
         return _run(con, files, input_dir, out_dir, config, cache_path, batch_rows, sort_rows,
-                    log)
+                    log, judge)
     finally:
         con.close()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -220,8 +236,8 @@ def _duplicates(con: Any, files: list[str], parts: list[Range]) -> int:
 
 
 def _run(con: Any, files: list[str], input_dir: Path, out_dir: Path, config: GateConfig,
-         cache_path: str | Path | None, batch_rows: int, sort_rows: int, log: Log
-         ) -> GateResult:
+         cache_path: str | Path | None, batch_rows: int, sort_rows: int, log: Log,
+         judge: Any = None) -> GateResult:
     total = con.execute("SELECT count(*) FROM read_parquet(?)", [files]).fetchone()[0]
     by_id = key_ranges(con, files, col.caption_id, total, sort_rows)
     dupes = _duplicates(con, files, by_id)
@@ -247,7 +263,7 @@ def _run(con: Any, files: list[str], input_dir: Path, out_dir: Path, config: Gat
             TableWriter(REGENERATE, out_dir / REGENERATE_FILE) as regenerate,
         ):
             for captions in _caption_groups(con, files, by_id, batch_rows):
-                for group in _decide(captions, scoring, config):
+                for group in _decide(captions, scoring, config, judge):
                     _write_group(group, levels, version, score_columns, tally,
                                  accepted, rejected, scores, regenerate)
             result.accepted, result.rejected = accepted.rows, rejected.rows
@@ -289,4 +305,13 @@ def _write_group(group: list[Candidate], levels: list[int], version: str,
     accepted.write(acc)
     rejected.write(rej)
     scores.write(sco)
-    regenerate.write([{col.caption_id: caption_id, col.level: lv} for lv in missing])
+    regenerate.write([_regenerate_row(caption_id, lv, group) for lv in missing])
+
+
+def _regenerate_row(caption_id: str, level: int, group: list[Candidate]) -> dict:
+    """A (caption, level) to ask again, with the nearest miss and what the gate found in it."""
+    found = pick([(c.text, c.failed, c.scores, c.scores.get("rank_score"))
+                  for c in group if c.level == level])
+    previous, said = found if found else (None, None)
+    return {col.caption_id: caption_id, col.level: level, col.previous: previous,
+            col.feedback: said}

@@ -1,0 +1,92 @@
+"""The optional LLM judge gate: structured verdicts, cached like generation, fail-closed."""
+
+from __future__ import annotations
+
+import json
+
+from pipeline.cache import ResponseCache
+from pipeline.llm.types import LLMResponse
+from quality.config import load_config
+from quality.decide import apply_judge
+from quality.judge import DIFFERENT, SAME, Judge, parse_reply
+
+
+class ScriptedBackend:
+    """Answers each request from a script keyed by the candidate text (counts its calls)."""
+
+    def __init__(self, replies: dict[str, LLMResponse]) -> None:
+        self.replies = replies
+        self.requests = 0
+
+    def generate(self, requests, on_result) -> None:
+        for i, req in enumerate(requests):
+            self.requests += 1
+            user = req.messages[-1]["content"]
+            on_result(i, next(r for k, r in self.replies.items() if k in user))
+
+    def close(self) -> None:
+        pass
+
+
+PASSING = {"content_recall": 1.0, "content_novelty": 0.0, "token_edit": 0.5,
+           "structure_edit": 0.5, "number_diff": 0, "negation_diff": 0, "order_violations": 0,
+           "role_swaps": 0, "reattachments": 0, "norm_identical": False, "length_ratio": 1.0,
+           "repeat_frac": 0.0, "english_share": 1.0, "n_sentences": 1, "list_like": False,
+           "meta_text": False, "echo": False, "align_missing": 0, "align_added": 0,
+           "align_synonyms": 0, "align_synonym_sim": 1.0, "align_roles": 0,
+           "extra_sentences": 0, "definition": False, "fragment": False,
+           "same_content": False, "alignment": "{}", "sbert_cos": 0.95, "bertscore_f1": 0.95}
+
+
+def _reply(verdict: str, **kw) -> LLMResponse:
+    body = {"missing_events": [], "added_events": [], "changed_relations": [],
+            "verdict": verdict, **kw}
+    return LLMResponse(json.dumps(body), "stop", completion_tokens=20)
+
+
+def test_replies_are_read_strictly():
+    assert parse_reply(_reply(SAME)).same
+    v = parse_reply(_reply(DIFFERENT, added_events=["a woman"]))
+    assert not v.same and v.added == ["a woman"]
+    assert parse_reply(LLMResponse('{"verdict": "same_sc', "length")).verdict is None
+    assert parse_reply(LLMResponse("sure!", "stop")).error.startswith("invalid JSON")
+    assert parse_reply(LLMResponse('{"verdict": "maybe"}', "stop")).verdict is None
+
+
+def test_judge_gate_caches_and_fails_closed(tmp_path):
+    backend = ScriptedBackend({"hops": _reply(DIFFERENT, missing_events=["hoot"]),
+                               "steadily, while": _reply(SAME),
+                               "garbled": LLMResponse("{", "length")})
+    cache = ResponseCache(tmp_path / "judge.sqlite")
+    judge = Judge(backend, cache, "scripted")
+    cfg = load_config()
+    cfg = cfg.model_copy(update={"judge": cfg.judge.model_copy(update={"enabled": True})})
+    caption = "Crickets chirp steadily and an owl hoots once."
+    texts = ["The cricket chirps steadily, while the owl hops once.",
+             "The crickets chirp steadily, while an owl hoots once.",
+             "garbled", "never judged"]
+    items = [(caption, t, 1, dict(PASSING), []) for t in texts[:3]]
+    items.append((caption, texts[3], 1, dict(PASSING), ["sbert"]))
+    apply_judge(judge, items, cfg)
+    assert [it[4] for it in items] == [["judge"], [], ["judge"], ["sbert"]]
+    assert backend.requests == 3
+    assert json.loads(items[0][3]["judge_detail"])["missing"] == ["hoot"]
+    again = [(caption, t, 1, dict(PASSING), []) for t in texts[:2]]
+    apply_judge(judge, again, cfg)
+    assert backend.requests == 3  # both answers came from the cache
+    assert judge.judge([(caption, texts[2], 1)])[0].verdict is None  # read again: still fails
+    assert backend.requests == 3
+    cache.close()
+
+
+def test_judge_runs_on_the_real_engine(inprocess_backend, tmp_path):
+    """The tiny random model's reply is nonsense, but it goes through vLLM's structured
+    output, the cache and the strict reader end to end."""
+    cache = ResponseCache(tmp_path / "judge.sqlite")
+    judge = Judge(inprocess_backend, cache, "tiny")
+    verdicts = judge.judge([("A dog barks.", "Barking, a dog.", 1)])
+    assert len(verdicts) == 1 and judge.calls == 1
+    assert verdicts[0].verdict in (SAME, DIFFERENT, None)
+    assert verdicts[0].verdict is not None or verdicts[0].error
+    assert judge.judge([("A dog barks.", "Barking, a dog.", 1)])[0].from_cache
+    cache.close()
