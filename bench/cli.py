@@ -23,6 +23,9 @@ def register(app: typer.Typer) -> None:
         engine_arg: Annotated[list[str] | None, typer.Option("--engine-arg", help="vLLM engine argument key=value (repeatable)")] = None,
         workdir: Annotated[Path | None, typer.Option(help="scratch folder (default: a temporary one)")] = None,
         no_latest: Annotated[bool, typer.Option("--no-latest", help="do not overwrite LATEST.json/.md")] = False,
+        rounds: Annotated[int, typer.Option(help="yield: generate/gate rounds (1 + regeneration rounds)")] = 3,
+        temperatures: Annotated[str | None, typer.Option(help="yield: comma-separated temperatures for a one-round sweep, e.g. 0.5,0.8,1.1")] = None,
+        level2_source: Annotated[bool, typer.Option("--level2-source", help="yield: also run level 2 from the level-1 output")] = False,
     ) -> None:
         """Benchmark the toolkit against its bare engines (medians, ratios, goals met or not)."""
         import json
@@ -43,7 +46,9 @@ def register(app: typer.Typer) -> None:
         opts = {"repeats": repeats, "size": size, "model": model, "captions": captions,
                 "max_tokens": max_tokens, "gate_rows": gate_rows,
                 "memory_rows": [int(x) for x in memory_rows.split(",")] if memory_rows else None,
-                "engine_args": _engine_args(engine_arg)}
+                "engine_args": _engine_args(engine_arg), "rounds": rounds, "out": out,
+                "temperatures": [float(t) for t in temperatures.split(",")] if temperatures else None,
+                "level2_source": level2_source}
         started = time.time()
         machine = machine_info()
         results = []

