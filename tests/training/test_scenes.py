@@ -66,7 +66,7 @@ def test_caption_grammar_and_its_rewording() -> None:
     assert caption_of(events[:2], ("sequence",), (1,)) == \
         "A dog barks twice, followed by rain falling."
     assert caption_of(events, ("sequence", "overlap"), (0, 0), reworded=True) == (
-        "A puppy woofs a couple of times, and subsequently showers patter down "
+        "A puppy woofs a couple of times, and subsequently showers drum down "
         "simultaneously with a kitty mewing thrice.")
 
 

@@ -35,8 +35,12 @@ def read_scenes(scenes_dir: str | Path) -> list[Scene]:
     return out
 
 
-def _key(scenes_dir: Path, frontend: AudioFrontEnd) -> str:
-    h = hashlib.sha256((Path(scenes_dir) / "scenes.parquet").read_bytes())
+def _key(scenes: list[Scene], frontend: AudioFrontEnd) -> str:
+    """Hash of every scene's recipe and of the front end (not of the file's bytes, which
+    change with the schema version while the scenes do not)."""
+    h = hashlib.sha256()
+    for s in scenes:
+        h.update(f"{s.scene_id}\x1f{s.duration_s}\x1f{s.events_json()}\n".encode())
     h.update(json.dumps([frontend.truncation, frontend.padding, frontend.extractor.to_dict()],
                         sort_keys=True, default=str).encode())
     return h.hexdigest()[:16]
@@ -48,7 +52,8 @@ def scene_features(scenes_dir: str | Path, scenes: list[Scene], frontend: AudioF
     """(N, 1, frames, mels) float16 features of `scenes` (in order), from the cache or
     rendered now (then `segments`, or `data_dir` to load them, is needed)."""
     scenes_dir = Path(scenes_dir)
-    path = scenes_dir / "features" / f"{_key(scenes_dir, frontend)}.npy"
+    every = read_scenes(scenes_dir)
+    path = scenes_dir / "features" / f"{_key(every, frontend)}.npy"
     index_path = path.with_suffix(".ids.csv")
     if path.is_file() and index_path.is_file():
         ids = pd.read_csv(index_path)["clip_id"].tolist()
@@ -62,7 +67,6 @@ def scene_features(scenes_dir: str | Path, scenes: list[Scene], frontend: AudioF
         if data_dir is None:
             raise ValueError("features are not cached: pass segments or data_dir")
         segments = load_segments_for(data_dir)
-    every = read_scenes(scenes_dir)
     rng = np.random.default_rng(0)  # no crop happens: scenes are at most the 10 s window
     feats = np.stack([frontend.features(render(s, segments), rng)[0] for s in every]
                      ).astype(np.float16)
