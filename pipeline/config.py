@@ -49,6 +49,8 @@ class GenerateConfig(BaseModel):
     level2_source: Literal["original", "level1"] = "original"
     sampling: Sampling = Sampling()
     max_attempts: int = Field(3, ge=1, le=20)
+    # Regeneration rounds show the model its rejected rewrite and what the gate found in it.
+    feedback: bool = True
     structured_output: bool = True
     shard_size: int = Field(256, ge=1)
     concurrency: int = Field(32, ge=1)

@@ -33,6 +33,15 @@ from prompts import PromptTemplate, load_template
 Progress = Callable[[int, int], None]  # (rows finished, completion tokens generated)
 
 
+def _feedback_of(wanted: set | dict | None, caption_id: str, level: int) -> dict:
+    """The (previous, feedback) a regeneration list gives this (caption, level), if any."""
+    if isinstance(wanted, dict):
+        previous, feedback = wanted.get((caption_id, level)) or (None, None)
+        if previous and feedback:
+            return {"previous": previous, "feedback": feedback}
+    return {}
+
+
 def derive_seed(*parts: object) -> int:
     """A 31-bit seed from the row key and attempt: reproducible, different per attempt."""
     digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
@@ -46,6 +55,8 @@ class Item:
     candidate: int
     input_text: str | None = None
     row: dict | None = None  # set when final
+    previous: str | None = None  # regeneration: the rejected rewrite shown to the model
+    feedback: str | None = None  # regeneration: what the gate found in it
 
 
 @dataclass
@@ -99,11 +110,12 @@ class Generator:
 
     def _request_key(self, item: Item, attempt: int) -> tuple[str, int]:
         seed = derive_seed(item.input_text, item.level, item.candidate, attempt)
+        extra = {"previous": item.previous, "feedback": item.feedback} if item.feedback else {}
         key = cache_key(
             text=item.input_text, level=item.level,
             prompt=self.templates[item.level].version, model=self.model_name,
             revision=self.model_revision, sampling=self.sampling_json, seed=seed,
-            attempt=attempt, schema=self.schema,
+            attempt=attempt, schema=self.schema, **extra,
         )
         return key, seed
 
@@ -111,7 +123,7 @@ class Generator:
     def run_shard(self, captions: list[dict], wanted: set[tuple[str, int]] | None) -> list[dict]:
         n, first = self.cfg.candidates, self.round * self.cfg.candidates
         items = [
-            Item(c, lv, k)
+            Item(c, lv, k, **_feedback_of(wanted, c[col.caption_id], lv))
             for c in captions for lv in self.cfg.levels for k in range(first, first + n)
             if wanted is None or (c[col.caption_id], lv) in wanted
         ]
@@ -126,6 +138,14 @@ class Generator:
                     item.row = self._row(item, None, None, 0, 0, "no_level1_input", None, False)
             self._attempts([i for i in stage if i.row is None])
         return [i.row for i in items]
+
+    def _messages(self, item: Item) -> list[dict[str, str]]:
+        """The level's prompt; in a regeneration round with feedback, the rejected rewrite and
+        the gate's findings follow the caption (only when the rewrite was of the same input)."""
+        template = self.templates[item.level]
+        if item.feedback and item.previous and item.input_text == item.caption[col.caption]:
+            return template.messages(item.input_text, item.previous, item.feedback)
+        return template.messages(item.input_text)
 
     def _input_text(self, item: Item, items: list[Item]) -> str | None:
         if item.level == 1 or self.cfg.level2_source == "original":
@@ -152,8 +172,8 @@ class Generator:
             self.stats.cache_hits += len(results)
             if misses:
                 reqs = [
-                    LLMRequest(self.templates[keyed[i][0].level].messages(keyed[i][0].input_text),
-                               self.cfg.sampling, keyed[i][2], self.schema)
+                    LLMRequest(self._messages(keyed[i][0]), self.cfg.sampling, keyed[i][2],
+                               self.schema)
                     for i in misses
                 ]
 
@@ -207,7 +227,7 @@ class Generator:
             col.prompt_tokens: res.prompt_tokens if res else 0,
             col.completion_tokens: res.completion_tokens if res else 0,
             col.latency_s: res.latency_s if res else 0.0,
-            col.from_cache: cached, col.run_id: self.run_id,
+            col.from_cache: cached, col.run_id: self.run_id, col.feedback: item.feedback,
             "_retryable": bool(res and res.retryable),
         }
 
@@ -218,6 +238,9 @@ def shard_key(config_key: str, captions: list[dict], wanted: set | None) -> str:
         h.update(f"{c[col.caption_id]}\x1f{c[col.caption]}\x1f{c[col.split]}\x1e".encode())
     if wanted is not None:
         h.update(json.dumps(sorted(wanted)).encode())
+        if isinstance(wanted, dict):  # the feedback shown to the model is part of the content
+            h.update(json.dumps(sorted((list(k), list(v)) for k, v in wanted.items()
+                                       if v != (None, None))).encode())
     return h.hexdigest()[:24]
 
 

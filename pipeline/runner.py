@@ -145,6 +145,8 @@ def run_generate(
     write_table(CAPTIONS, result.captions, out / "captions.parquet")
     write_table(INGEST_REJECTS, result.rejects, out / "ingest_rejects.parquet")
     wanted = _read_regenerate(regenerate) if regenerate else None
+    if wanted is not None and not cfg.feedback:
+        wanted = dict.fromkeys(wanted, (None, None))
     if result.captions.empty:
         raise RobustclapError(f"{input_path}: no usable captions ({result.counts})")
 
@@ -227,12 +229,19 @@ def _count_items(captions: pd.DataFrame, cfg: GenerateConfig, wanted: set | None
     return sum(1 for cid, lv in wanted if cid in ids and lv in cfg.levels) * cfg.candidates
 
 
-def _read_regenerate(path: str | Path) -> set[tuple[str, int]]:
-    """The gate's list of (caption_id, level) with no passing candidate."""
+def _read_regenerate(path: str | Path) -> dict[tuple[str, int], tuple[str | None, str | None]]:
+    """The gate's list of (caption_id, level) with no passing candidate, each with the rejected
+    rewrite and the gate's findings that the next round shows the model (when present)."""
     try:
-        df = pd.read_parquet(path, columns=[col.caption_id, col.level])
+        df = pd.read_parquet(path)
+        keys = zip(df[col.caption_id], df[col.level], strict=True)
     except (OSError, ValueError, KeyError) as exc:
         raise RobustclapError(
             f"--regenerate {path}: needs columns caption_id, level ({exc})"
         ) from exc
-    return {(str(c), int(lv)) for c, lv in zip(df[col.caption_id], df[col.level], strict=True)}
+    previous = df[col.previous] if col.previous in df else [None] * len(df)
+    feedback = df[col.feedback] if col.feedback in df else [None] * len(df)
+    return {
+        (str(c), int(lv)): (p if isinstance(p, str) else None, f if isinstance(f, str) else None)
+        for (c, lv), p, f in zip(keys, previous, feedback, strict=True)
+    }

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from pipeline.errors import RobustclapError
 from pipeline.fsmode import default_mode
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: candidates and regenerate carry the regeneration feedback
 META_TABLE = b"robustclap.table"
 META_VERSION = b"robustclap.schema_version"
 META_EXTRA = b"robustclap.extra"
@@ -59,6 +59,9 @@ class col:  # noqa: N801 - used as a namespace: col.caption_id
     latency_s = "latency_s"
     from_cache = "from_cache"
     run_id = "run_id"
+    # regeneration with feedback: the rejected rewrite shown to the model and the gate's findings
+    previous = "previous"
+    feedback = "feedback"
     # corpus (gate output: accepted paraphrases; read by training)
     rank = "rank"
     gate_version = "gate_version"
@@ -191,9 +194,12 @@ CANDIDATES = TableSpec(
             _f(col.latency_s, pa.float64()),
             _f(col.from_cache, pa.bool_()),
             _f(col.run_id, pa.string()),
+            _f(col.feedback, pa.string(), nullable=True),
         ]
     ),
-    "One row per (caption, level, candidate): the final attempt's paraphrase or failure.",
+    "One row per (caption, level, candidate): the final attempt's paraphrase or failure "
+    "(`feedback`: what the gate found in the rewrite shown to the model, in a regeneration "
+    "round).",
 )
 
 CORPUS = TableSpec(
@@ -268,8 +274,12 @@ GATE_REJECTED = TableSpec(
 
 REGENERATE = TableSpec(
     "regenerate",
-    pa.schema([_f(col.caption_id, pa.string()), _f(col.level, pa.int8())]),
-    "(caption, level) pairs with no accepted candidate: input of `generate --regenerate`.",
+    pa.schema([_f(col.caption_id, pa.string()), _f(col.level, pa.int8()),
+               _f(col.previous, pa.string(), nullable=True),
+               _f(col.feedback, pa.string(), nullable=True)]),
+    "(caption, level) pairs with no accepted candidate: input of `generate --regenerate`; "
+    "`previous` (the best rejected rewrite) and `feedback` (what the gate found in it) go into "
+    "the next round's prompt when both are set.",
 )
 
 SCENES = TableSpec(

@@ -1,0 +1,90 @@
+"""What the gate found, in words the generating model can act on in its next round.
+
+A (caption, level) with no accepted candidate is regenerated; its next prompt shows the model
+its best rejected rewrite and this text ("it dropped 'rain' and added 'thunder'"). Only what the
+gate measured is said: dropped and added words from the event alignment, changed roles, the
+failed gates by name. A candidate that failed generation (no text) gives no feedback.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+# Gate name → the sentence the model reads. Gates not named here are said generically.
+_SAY: dict[str, str] = {
+    "identical": "it repeats the caption word for word",
+    "near_copy": "it is almost the same as the caption",
+    "near_duplicate_original": "it is almost the same as the caption",
+    "restructure": "the sentence structure is not changed enough",
+    "vocabulary_change": "too many words are the same as in the caption",
+    "content_recall": "it changes the caption's words",
+    "synonym_level1": "it replaces caption words with other words",
+    "weak_synonym": "some replacement words do not mean the same sound",
+    "extra_sentences": "it adds extra sentences",
+    "definition": "it explains what something is instead of describing the sounds",
+    "fragment": "it is not a complete sentence",
+    "meta_text": "it talks about the task instead of describing the sounds",
+    "echo": "it repeats the instruction",
+    "list": "it is a list, not one sentence",
+    "non_english": "it is not plain English",
+    "repetition": "it repeats itself",
+    "length_ratio": "its length is very different from the caption",
+    "numbers": "a number or count changed",
+    "negation": "a negation ('no', 'not', 'without') changed",
+    "temporal_order": "the order of events changed",
+    "role_swap": "it swaps who makes which sound",
+    "reattachment": "it attaches a sound to the wrong source",
+    "event_roles": "it changes who makes which sound",
+    "sbert": "the meaning drifted from the caption",
+    "bertscore": "the meaning drifted from the caption",
+    "added_content": "it adds new content",
+}
+_FROM_ALIGNMENT = {"event_missing", "event_added", "event_roles", "extra_sentences",
+                   "definition", "fragment"}
+
+
+def _quoted(words: list[str], limit: int = 4) -> str:
+    shown = [f"'{w}'" for w in dict.fromkeys(words)][:limit]
+    return ", ".join(shown)
+
+
+def describe(failed: list[str], alignment: str | None) -> str:
+    """One short paragraph: alignment findings first (concrete words), then other gates."""
+    parts: list[str] = []
+    detail: dict[str, Any] = {}
+    if alignment:
+        try:
+            detail = json.loads(alignment)
+        except ValueError:
+            detail = {}
+    if detail.get("missing"):
+        parts.append(f"it dropped {_quoted(detail['missing'])}")
+    if detail.get("added"):
+        parts.append(f"it added {_quoted(detail['added'])}, which the caption does not say")
+    for role in detail.get("roles") or []:
+        if isinstance(role, dict) and role.get("action"):
+            parts.append(f"it changes who or what '{role['action']}' "
+                         f"(the caption says '{role.get('caption') or '-'}')")
+            break
+    for name in failed:
+        if name in _FROM_ALIGNMENT and detail and name not in ("extra_sentences", "definition",
+                                                               "fragment"):
+            continue  # already said with its words
+        text = _SAY.get(name, f"it failed the {name.replace('_', ' ')} check")
+        if text not in parts:
+            parts.append(text)
+    return "; ".join(parts[:5]) + "." if parts else ""
+
+
+def pick(rejected: list[tuple[str | None, list[str], dict[str, Any], float | None]]
+         ) -> tuple[str, str] | None:
+    """(previous, feedback) from one (caption, level)'s rejected candidates — each given as
+    (text, failed gates, scores, rank score). The one with the fewest failed gates, then the
+    highest rank score, is shown: the nearest miss is the easiest to fix."""
+    usable = [r for r in rejected if r[0] and r[1]]
+    if not usable:
+        return None
+    text, failed, scores, _ = min(usable, key=lambda r: (len(r[1]), -(r[3] or 0.0)))
+    said = describe(failed, scores.get("alignment"))
+    return (text, said) if said else None
