@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from flows import card as hub_card
 from flows.hub_files import write_hub_files
+from flows.stale import remove_stale
 from flows.version_check import file_entries
 from pipeline.fsmode import follow_umask
 from pipeline.schema import CANDIDATES, CAPTIONS, check_file, col
@@ -86,6 +87,7 @@ def caption_sources(captions: Path) -> list[str]:
 def publish(root: Path, name: str, gen_dir: Path, gate_dir: Path, info: dict) -> dict:
     """Write the next version and return its manifest (with `path` and `version`)."""
     root.mkdir(parents=True, exist_ok=True)
+    remove_stale(root)  # half-written folders of a publish that was killed
     tmp = root / f".publishing-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()  # a plain mkdir follows the umask (mkdtemp would make it 0700)
     try:
