@@ -29,6 +29,7 @@ from pipeline.errors import RobustclapError
 from pipeline.generate import Generator, Shard, run_shards
 from pipeline.ingest import ColumnMapping
 from pipeline.llm.served import ServedBackend
+from pipeline.progress import GenerationUpdate, generation_progress
 from pipeline.runner import LazyBackend, run_generate
 from pipeline.worker_cache import WorkerCache, merge_worker_caches, worker_cache_path
 
@@ -55,12 +56,17 @@ def _prefect_shards(shards: list[Shard], gen: Generator, wanted: set | None) -> 
     """Shard runner for run_generate: committed shards are counted, the rest become tasks."""
     run_key = f"{gen.run_id}-r{gen.round}"
     _ACTIVE[run_key] = (gen, shards, wanted)
+    bar = gen.progress if isinstance(gen.progress, GenerationUpdate) else None
     try:
         run_shards([s for s in shards if s.done], gen, wanted)
+        if bar:
+            bar.shards(sum(not s.done for s in shards))
         for s in shards:
             if not s.done:
                 generate_shard.with_options(task_run_name=f"shard-r{gen.round}-{s.index:05d}")(
                     run_key, s.index, s.key)
+                if bar:
+                    bar.shard_done()
     finally:
         _ACTIVE.pop(run_key, None)
 
@@ -137,8 +143,14 @@ def _dask_shards(url: str):
                     sorted(wanted) if wanted is not None else None)
             for s in shards if not s.done
         ]
+        bar = gen.progress if isinstance(gen.progress, GenerationUpdate) else None
+        if bar:
+            bar.shards(len(futures))
         for future in futures:
             stats = future.result()
+            if bar:  # rows are counted on the workers: the bar moves a shard at a time
+                bar(stats.get("rows_written", 0), stats.get("completion_tokens", 0))
+                bar.shard_done()
             for name, value in stats.items():
                 if name == "fail_reasons":
                     gen.stats.fail_reasons.update(value)
@@ -156,7 +168,9 @@ def generate_round(rc: RunConfig, gen_dir: Path, round_: int, regenerate: Path |
     runner = _prefect_shards if rc.task_runner == "thread" else _dask_shards(backend.url())
     return run_generate(rc.input, gen_dir, rc.generate, fmt=rc.format, split=rc.split,
                         mapping=mapping, max_clips=rc.max_clips, regenerate=regenerate,
-                        round_=round_, shard_runner=runner, backend=backend)
+                        round_=round_, shard_runner=runner, backend=backend,
+                        progress_factory=lambda n: generation_progress(
+                            n, label=f"round {round_}"))
 
 
 def _clear_regeneration_rounds(gen_dir: Path) -> None:

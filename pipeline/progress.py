@@ -33,27 +33,50 @@ def _bar(*extra: object) -> Progress:
     )
 
 
+class GenerationUpdate:
+    """`update(rows, tokens)` for the rows bar; `shards(total)` / `shard_done()` add a second
+    bar for the flow, which runs one task per shard (one live display holds both)."""
+
+    def __init__(self, bar: Progress | None, total_rows: int, label: str) -> None:
+        self.bar, self.start, self.done, self.tokens = bar, time.perf_counter(), 0, 0
+        self.rows_task = bar.add_task(label, total=total_rows, unit="rows", rate="",
+                                      tps="") if bar else None
+        self.shard_task = None
+        self.shards_done = 0
+
+    def __call__(self, rows: int, new_tokens: int) -> None:
+        if self.bar is None:
+            return
+        self.done += rows
+        self.tokens += new_tokens
+        elapsed = max(time.perf_counter() - self.start, 1e-6)
+        self.bar.update(self.rows_task, advance=rows, rate=f"{self.done / elapsed:,.1f} rows/s",
+                        tps=f"{self.tokens / elapsed:,.0f} tok/s")
+
+    def shards(self, total: int) -> None:
+        if self.bar is not None and self.shard_task is None:
+            self.shard_task = self.bar.add_task("  shards", total=total, unit="shards",
+                                                rate="", tps="")
+
+    def shard_done(self) -> None:
+        if self.bar is None or self.shard_task is None:
+            return
+        self.shards_done += 1
+        elapsed = max(time.perf_counter() - self.start, 1e-6)
+        self.bar.update(self.shard_task, advance=1,
+                        rate=f"{self.shards_done / elapsed * 60:,.1f} shards/min")
+
+
 @contextlib.contextmanager
-def generation_progress(total_rows: int, enabled: bool = True) -> Iterator:
-    """Yield `update(rows, tokens)`: rows done, rows/s, tokens/s, ETA."""
+def generation_progress(total_rows: int, enabled: bool = True, label: str = "generate"
+                        ) -> Iterator[GenerationUpdate]:
+    """Yield a GenerationUpdate: rows done, rows/s, tokens/s, ETA (and shards in the flow)."""
     if not enabled or quiet():
-        yield lambda rows, tokens: None
+        yield GenerationUpdate(None, total_rows, label)
         return
     bar = _bar(TextColumn("{task.fields[tps]}"))
-    task = bar.add_task("generate", total=total_rows, unit="rows", rate="", tps="")
-    start = time.perf_counter()
-    done = tokens = 0
-
-    def update(rows: int, new_tokens: int) -> None:
-        nonlocal done, tokens
-        done += rows
-        tokens += new_tokens
-        elapsed = max(time.perf_counter() - start, 1e-6)
-        bar.update(task, advance=rows, rate=f"{done / elapsed:,.1f} rows/s",
-                   tps=f"{tokens / elapsed:,.0f} tok/s")
-
     with bar:
-        yield update
+        yield GenerationUpdate(bar, total_rows, label)
 
 
 @contextlib.contextmanager
