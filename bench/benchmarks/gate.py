@@ -56,6 +56,9 @@ def write_candidates(folder: Path, n_rows: int) -> int:
                          col.completion_tokens: 0, col.latency_s: 0.0, col.from_cache: False,
                          col.run_id: "bench"})
     rows = rows[:n_rows]
+    for row in rows:  # columns a newer CANDIDATES schema adds stay empty (nullable ones)
+        for name in CANDIDATES.columns:
+            row.setdefault(name, None)
     df = pd.DataFrame(rows)
     df[col.level] = df[col.level].astype("int8")
     df[col.candidate] = df[col.candidate].astype("int16")
