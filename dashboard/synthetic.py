@@ -149,6 +149,7 @@ def write_version(root: Path, version: int, n_captions: int, candidates: int = 2
         col.finish_reason: "stop", col.prompt_tokens: rng.integers(300, 900, len(rows)),
         col.completion_tokens: rng.integers(10, 60, len(rows)),
         col.latency_s: rng.random(len(rows)), col.from_cache: False, col.run_id: "r0",
+        col.feedback: None,
     })
     for i, start in enumerate(range(0, len(cands), shard_rows)):
         write_table(CANDIDATES, cands.iloc[start:start + shard_rows],
@@ -185,7 +186,8 @@ def write_version(root: Path, version: int, n_captions: int, candidates: int = 2
     pairs = pd.MultiIndex.from_product([captions[col.caption_id], [1, 2]])
     missing = pairs.difference(have.index).to_frame(index=False, name=[col.caption_id,
                                                                        col.level])
-    write_table(REGENERATE, missing, out / "regenerate.parquet")
+    write_table(REGENERATE, missing.assign(**{col.previous: None, col.feedback: None}),
+                out / "regenerate.parquet")
 
     (out / "gate_config.yaml").write_text(cfg_text, encoding="utf-8")
     prompt = int(cands[col.prompt_tokens].sum())

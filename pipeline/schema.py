@@ -466,6 +466,9 @@ COLUMN_DOCS: dict[str, str] = {
     col.rank_score: "score candidates are ranked by",
     col.passed: "whether the candidate passed every gate",
     col.failed_gates: "every gate the candidate failed",
+    col.previous: "the best rejected rewrite of an earlier round, shown to the model again",
+    col.feedback: "what the gate found in that rewrite (dropped or added words, failed gates), "
+                  "shown to the model in a regeneration round",
     col.reworded: "the scene described in held-out words no training caption or prompt uses",
     col.duration_s: "length of the composed scene in seconds",
     col.events: "the scene's events as JSON: class, source clip, count, onsets, gain",
