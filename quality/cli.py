@@ -32,6 +32,16 @@ def _set_threads(threads: int | None) -> None:
 _THREADS_HELP = "torch CPU threads for the encoders (default: torch's choice)"
 
 
+def _cache_file(cache_dir: Path | None) -> Path | None:
+    """--cache-dir names a folder, as on `generate`; the file in it has a fixed name."""
+    if cache_dir is None:
+        return None
+    from quality.gate import CACHE_FILE
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    return cache_dir / CACHE_FILE
+
+
 def gate(
     input: Annotated[Path, typer.Option("--input", "-i",
                                         help="generation folder (with candidates/*.parquet)")],
@@ -39,9 +49,9 @@ def gate(
                                            "regenerate .parquet, summary.json/.md")],
     config: Annotated[Path | None, typer.Option(help="gate config YAML (default: the shipped "
                                                      "quality/gates.yaml)")] = None,
-    cache: Annotated[Path | None, typer.Option(help="score cache file (default: "
-                                                    "OUT/score_cache.sqlite)")] = None,
-    batch_rows: Annotated[int, typer.Option(min=1, help="rows per streamed batch")] = 1024,
+    cache_dir: Annotated[Path | None, typer.Option(help="folder of the score cache "
+                                                        "(score_cache.sqlite; default: OUT)")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="rows per streamed batch")] = 1024,
     memory_limit: Annotated[str, typer.Option(help="DuckDB memory limit for sorting "
                                                    "candidates")] = "1GB",
     threads: Annotated[int | None, typer.Option(min=1, help=_THREADS_HELP)] = None,
@@ -67,7 +77,7 @@ def gate(
     except OSError as exc:
         raise RobustclapError(f"--out {out}: cannot create the corpus folder ({exc})") from exc
     with _open_judge(cfg, out / "judge_cache.sqlite") as judge:
-        result = run_gate(input, out, cfg, cache_path=cache, batch_rows=batch_rows,
+        result = run_gate(input, out, cfg, cache_path=_cache_file(cache_dir), batch_rows=batch_size,
                           memory_limit=memory_limit, log=_say, judge=judge)
     typer.echo(json.dumps({"gate_version": result.gate_version, **result.summary["counts"]},
                           indent=2))
@@ -84,8 +94,9 @@ def calibrate(
                                             "genre)")] = "main-captions",
     limit: Annotated[int | None, typer.Option(min=2, help="score a seeded random subset of "
                                                          "this many pairs")] = None,
-    cache: Annotated[Path | None, typer.Option(help="score cache file (default: none, "
-                                                    "in memory)")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="folder of the score cache "
+                                                        "(score_cache.sqlite; default: none, "
+                                                        "in memory)")] = None,
     out: Annotated[Path | None, typer.Option(help="write the report as JSON here")] = None,
     threads: Annotated[int | None, typer.Option(min=1, help=_THREADS_HELP)] = None,
     judge_model: Annotated[str | None, typer.Option(
@@ -112,6 +123,7 @@ def calibrate(
     from quality.scoring import Scoring
 
     _set_threads(threads)
+    cache = _cache_file(cache_dir)
     cfg = load_config(config)
     if format == "candidates":
         _calibrate_candidates(pairs, _with_judge(cfg, judge_model), cache, out, fit)

@@ -24,7 +24,7 @@ def test_gate_and_calibrate_have_help():
 def test_gate_command_writes_the_corpus(generated, gated, tmp_path):
     out, first = gated
     result = runner.invoke(app, ["gate", "--input", str(generated), "--out", str(tmp_path / "c"),
-                                 "--cache", str(out / "score_cache.sqlite")])
+                                 "--cache-dir", str(out)])
     assert result.exit_code == 0, result.output
     counts = json.loads(result.stdout[result.stdout.index("{"):])
     assert counts["scores_computed"] == 0  # every score came from the shared cache
