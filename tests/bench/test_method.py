@@ -99,7 +99,8 @@ def test_bench_method_smoke_writes_table_plot_and_goals(scenes_dir: Path, shared
         assert md.count(f"| {name} | reworded |") == 2
     assert (tmp_path / "results" / "method-smoke.png").read_bytes()[:4] == b"\x89PNG"
     saved = json.loads((tmp_path / "results" / "method-smoke.json").read_text())
-    assert len(saved["runs"][PLAIN]) == 1 and len(saved["goals"]) == len(res.goals) == 2
+    assert len(saved["runs"][PLAIN]) == 1 and len(saved["goals"]) == len(res.goals) == 6
+    assert "## Goals" in md
 
 
 def test_markdown_rows_and_goals_from_a_summary() -> None:
@@ -116,8 +117,10 @@ def test_markdown_rows_and_goals_from_a_summary() -> None:
     rows = [line for line in md.splitlines() if line.startswith(f"| {PLAIN} |")]
     assert len(rows) == len(KINDS) + len(KINDS) - 1  # retrieval rows + drop rows
     assert "| 0.400 ± 0.010 |" in md and "50.0 ± 1.0%" in md
-    ratio, original = goals(summary)
-    assert ratio.value == pytest.approx(0.4) and ratio.met
+    ratio, reworded, original = goals(summary)  # no ungated ablation in this summary
+    assert ratio.value == pytest.approx(0.4) and ratio.met and reworded.met
     assert original.value == pytest.approx(0.01 + 0.01) and original.met
     summary[MULTI]["retrieval"]["original"]["R@1"] = (0.3, 0.01)
-    assert not goals(summary)[1].met  # original R@1 lower by more than the spread
+    assert not goals(summary)[2].met  # original R@1 lower by more than the spread
+    summary[PLAIN]["drop"]["llm"]["R@1"] = (None, None)  # undefined: not measurable
+    assert goals(summary)[0].value is None and goals(summary)[0].met is None

@@ -130,10 +130,11 @@ def run_setting(prep: Prepared, lambdas: dict[int, float], views: str, cfg: FitC
 
 
 def _mean_std(values: list[float | None]) -> tuple[float | None, float | None]:
-    vals = [v for v in values if v is not None]
-    if not vals:
+    """Mean and sample std over seeds; undefined (None) when any seed's value is (a relative
+    drop is undefined where the original queries scored 0), never a mean of the others."""
+    if not values or any(v is None for v in values):
         return None, None
-    return float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
+    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
 def summarize(runs: dict[str, list[dict]]) -> dict:
