@@ -57,6 +57,7 @@ def render(root: Path, params: dict[str, str]) -> str:
     r_page = _page(params.get("rpage"))
     con = queries.connect()
     try:
+        f = queries.prepare(con, v, f)
         ov = overview.build(con, v, f)
         ranges, hists = overview.distributions(con, v, ov, f=f, tail=CHART_TAIL)
         total, rows = queries.side_by_side(con, v, f)

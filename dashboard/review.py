@@ -170,17 +170,21 @@ def failing_examples(con: duckdb.DuckDBPyConnection, v: Version, f: Filters, per
     sql, params = rejected_sql(v, f, failed_gates_as_list=True)
     # pick the rows on the keys alone, then fetch text and scores for those few: carrying
     # every column through the unnest and the scores join took 8.6 s at 1,000,000 candidates
+    # (and the first rows per gate come from a top-n aggregate, not a window sort: 0.2 s
+    # instead of 1.4 s there)
     cur = con.execute(f"""
         WITH r AS ({sql}),
         k AS (SELECT {KEY_COLS}, unnest({col.failed_gates}) AS gate FROM r),
-        pick AS (SELECT * FROM (
-                    SELECT *, row_number() OVER (PARTITION BY gate ORDER BY {KEY_COLS}) AS n
-                    FROM k) WHERE n <= ?)
+        top AS (SELECT gate, unnest(min({{'c': {col.caption_id}, 'l': {col.level},
+                                          'k': {col.candidate}}}, {int(per_gate)})) AS key
+                FROM k GROUP BY gate),
+        pick AS (SELECT gate, key.c AS {col.caption_id}, key.l AS {col.level},
+                        key.k AS {col.candidate} FROM top)
         SELECT pick.gate, r.*, {", ".join(f"s.{c}" for c in SCORE_COLUMNS)}
         FROM pick JOIN r USING ({KEY_COLS})
         LEFT JOIN read_parquet(?) s USING ({KEY_COLS})
-        ORDER BY pick.gate, pick.n
-    """, [*params, per_gate, v.scores])
+        ORDER BY pick.gate, r.{col.caption_id}, r.{col.level}, r.{col.candidate}
+    """, [*params, v.scores])
     names = [d[0] for d in cur.description]
     out: dict[str, list[dict[str, Any]]] = {}
     for r in cur.fetchall():

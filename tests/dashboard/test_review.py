@@ -51,6 +51,12 @@ def test_filters_reach_the_charts(corpus: Path, con) -> None:
     assert 0 < sum(n for _, n in text) < sum(n for _, n in queries.failed_by_reason(con, v))
     ov = overview.build(con, v, Filters(level=2))
     assert ov.filtered and set(ov.pass_rates) == {2}
+    # the per-request text match (a temp table) selects exactly what the direct scan does
+    f = Filters(text="rain", level=1)
+    prepared = queries.prepare(con, v, f)
+    assert prepared.text_keys and not f.text_keys
+    assert queries.pass_rates(con, v, prepared) == queries.pass_rates(con, v, f)
+    assert queries.failed_by_reason(con, v, prepared) == queries.failed_by_reason(con, v, f)
 
 
 def test_axis_range_is_not_squashed_by_an_outlier(tmp_path: Path, con) -> None:
