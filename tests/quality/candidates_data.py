@@ -6,7 +6,7 @@ random LLM writes, and failed generation rows. `expect` says what the gate must 
 
 from __future__ import annotations
 
-from pipeline.schema import col, status
+from pipeline.schema import CANDIDATES, col, status
 
 GOOD = "good"  # must be accepted (when within the per-level quota)
 BAD = "bad"  # must be rejected; the value names a gate it must fail
@@ -73,4 +73,7 @@ def candidate_rows() -> list[dict]:
             col.finish_reason: "stop", col.prompt_tokens: 10, col.completion_tokens: 10,
             col.latency_s: 0.1, col.from_cache: False, col.run_id: "r1",
         })
+    for row in rows:  # nullable columns a newer CANDIDATES schema adds (e.g. feedback) stay empty
+        for name in CANDIDATES.columns:
+            row.setdefault(name, None)
     return rows

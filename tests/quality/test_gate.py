@@ -190,9 +190,9 @@ def test_rows_in_memory_stay_bounded(generated, gated, tmp_path, monkeypatch, ca
     seen_rows, seen_pairs = [], []
     real_decide, real_ensure = gate_module._decide, gate_module.Scoring.ensure
 
-    def spy_decide(captions, scoring, config):
+    def spy_decide(captions, scoring, config, judge=None):
         seen_rows.append(sum(len(rows) for rows in captions))
-        return real_decide(captions, scoring, config)
+        return real_decide(captions, scoring, config, judge)
 
     def spy_ensure(self, pairs):
         seen_pairs.append(len(pairs))
