@@ -182,3 +182,16 @@ def test_relative_drop_and_retrieval() -> None:
     d = relative_drop({"R@1": 0.5, "R@5": 1.0, "mAP@10": 0.0},
                       {"R@1": 0.25, "R@5": 1.0, "mAP@10": 0.0})
     assert d == {"R@1": 0.5, "R@5": 0.0, "mAP@10": None}
+
+
+def test_scenes_command_bad_input_is_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    for args, words in ((["--data", str(tmp_path)], "ESC-50 not found"),
+                        (["--train", "0"], "must be at least 1")):
+        result = subprocess.run(
+            [sys.executable, "-m", "pipeline", "scenes", "--no-paraphrase", "--out",
+             str(tmp_path / "out"), *args], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2, result.stderr
+        assert words in result.stderr and "Traceback" not in result.stderr

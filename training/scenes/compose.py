@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from pipeline.errors import RobustclapError
 from training.scenes.phrases import (
     COUNT_REWORDINGS,
     COUNT_WORDS,
@@ -127,7 +128,8 @@ def sample_scene(scene_id: str, split: str, by_class: dict[str, list[Segment]],
         return Scene(scene_id, split, round(duration, 3), ev, relations, templates,
                      caption_of(ev, relations, templates),
                      caption_of(ev, relations, templates, reworded=True))
-    raise RuntimeError(f"no scene of 5-10 s in {tries} draws (segments too long?)")
+    raise RobustclapError(f"no scene of 5-10 s in {tries} draws for {scene_id} "
+                          "(event segments too long?)")
 
 
 def render(scene: Scene, segments: dict[str, Segment]) -> np.ndarray:

@@ -46,8 +46,7 @@ def _pick(options: tuple[str, ...], rng: np.random.Generator) -> str | None:
     return options[int(rng.integers(len(options)))] if options else None
 
 
-def batch_at(data: TrainSet, order: EpochBatches, epoch: int, b: int, idx: list[int],
-             seed: int) -> Batch:
+def batch_at(data: TrainSet, epoch: int, b: int, idx: list[int], seed: int) -> Batch:
     """The batch of example indices `idx`; paraphrase picks seeded by (seed, epoch, b)."""
     rng = np.random.default_rng([seed, epoch, b])
     picks = [(_pick(data.p1[i], rng), _pick(data.p2[i], rng)) for i in idx]
@@ -79,7 +78,7 @@ def fit(bundle: ClapBundle, data: TrainSet, lambdas: dict[int, float], cfg: FitC
         if e != epoch:
             epoch, epoch_batches = e, order.epoch(e)
         idx = [i for _, i in epoch_batches[b]]
-        batch = batch_at(data, order, e, b, idx, seed)
+        batch = batch_at(data, e, b, idx, seed)
         audio, caption, views, scale = encode_batch(net, bundle.tokenizer, batch, levels,
                                                     MAX_TEXT_LEN, device)
         parts = loss_fn(audio, caption, batch.clip_keys, scale, views)
