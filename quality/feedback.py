@@ -9,6 +9,7 @@ failed gates by name. A candidate that failed generation (no text) gives no feed
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 # Gate name → the sentence the model reads. Gates not named here are said generically.
@@ -49,8 +50,13 @@ def _quoted(words: list[str], limit: int = 4) -> str:
     return ", ".join(shown)
 
 
-def describe(failed: list[str], alignment: str | None) -> str:
-    """One short paragraph: alignment findings first (concrete words), then other gates."""
+def _in(word: str, text: str) -> bool:
+    return re.search(rf"\b{re.escape(word)}", text, re.IGNORECASE) is not None
+
+
+def describe(failed: list[str], alignment: str | None, caption: str = "") -> str:
+    """One short paragraph: alignment findings first (concrete words), then other gates.
+    An "added" word that the caption has is a repetition, not a new sound: said as such."""
     parts: list[str] = []
     detail: dict[str, Any] = {}
     if alignment:
@@ -60,12 +66,15 @@ def describe(failed: list[str], alignment: str | None) -> str:
             detail = {}
     if detail.get("missing"):
         parts.append(f"it dropped {_quoted(detail['missing'])}")
-    if detail.get("added"):
-        parts.append(f"it added {_quoted(detail['added'])}, which the caption does not say")
+    added = [w for w in detail.get("added") or [] if not _in(w, caption)]
+    repeated = [w for w in detail.get("added") or [] if _in(w, caption)]
+    if added:
+        parts.append(f"it added {_quoted(added)}, which the caption does not say")
+    if repeated:
+        parts.append(f"it repeats {_quoted(repeated)}")
     for role in detail.get("roles") or []:
         if isinstance(role, dict) and role.get("action"):
-            parts.append(f"it changes who or what '{role['action']}' "
-                         f"(the caption says '{role.get('caption') or '-'}')")
+            parts.append(f"it changes who or what does '{role['action']}'")
             break
     for name in failed:
         if name in _FROM_ALIGNMENT and detail and name not in ("extra_sentences", "definition",
@@ -77,8 +86,8 @@ def describe(failed: list[str], alignment: str | None) -> str:
     return "; ".join(parts[:5]) + "." if parts else ""
 
 
-def pick(rejected: list[tuple[str | None, list[str], dict[str, Any], float | None]]
-         ) -> tuple[str, str] | None:
+def pick(rejected: list[tuple[str | None, list[str], dict[str, Any], float | None]],
+         caption: str = "") -> tuple[str, str] | None:
     """(previous, feedback) from one (caption, level)'s rejected candidates — each given as
     (text, failed gates, scores, rank score). The one with the fewest failed gates, then the
     highest rank score, is shown: the nearest miss is the easiest to fix."""
@@ -86,5 +95,5 @@ def pick(rejected: list[tuple[str | None, list[str], dict[str, Any], float | Non
     if not usable:
         return None
     text, failed, scores, _ = min(usable, key=lambda r: (len(r[1]), -(r[3] or 0.0)))
-    said = describe(failed, scores.get("alignment"))
+    said = describe(failed, scores.get("alignment"), caption)
     return (text, said) if said else None

@@ -311,7 +311,7 @@ def _write_group(group: list[Candidate], levels: list[int], version: str,
 def _regenerate_row(caption_id: str, level: int, group: list[Candidate]) -> dict:
     """A (caption, level) to ask again, with the nearest miss and what the gate found in it."""
     found = pick([(c.text, c.failed, c.scores, c.scores.get("rank_score"))
-                  for c in group if c.level == level])
+                  for c in group if c.level == level], group[0].row[col.caption])
     previous, said = found if found else (None, None)
     return {col.caption_id: caption_id, col.level: level, col.previous: previous,
             col.feedback: said}

@@ -9,7 +9,9 @@ paraphrase. Variants run side by side on one engine and one gate config:
 - `before`: the v1 prompts (bench/prompts_v1, instruction with inline examples) and plain
   regeneration (new seeds, same prompt);
 - `after`: the shipped prompts (worked examples as chat turns) and regeneration with feedback
-  (the rejected rewrite and what the gate found in it).
+  (the rejected rewrite and what the gate found in it);
+- `after_no_feedback`: the shipped prompts, plain regeneration (separates the two changes;
+  its round 0 is `after`'s, read from the response cache).
 
 Options: `--captions N` captions per source, `--temperatures 0.5,0.8,1.0` adds a one-round
 temperature sweep of `after`, `--level2-source` adds `after` with level 2 from the level-1
@@ -152,7 +154,8 @@ def run(workdir: Path, **opts) -> Result:
             sampling=Sampling(temperature=temp, top_p=0.95, max_tokens=96), shard_size=64,
         )
 
-    variants = {"before": cfg(PROMPTS_V1, False), "after": cfg(None, True)}
+    variants = {"before": cfg(PROMPTS_V1, False), "after": cfg(None, True),
+                "after_no_feedback": cfg(None, False)}
     if opts.get("level2_source"):
         variants["after_l2_from_l1"] = cfg(None, True, level2_source="level1")
     rows: list[dict] = []

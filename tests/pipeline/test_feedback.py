@@ -53,6 +53,9 @@ def test_describe_says_the_words_the_alignment_found():
     assert "dropped 'rain'" in text and "added 'thunder'," in text
     assert "structure is not changed enough" in text
     assert describe(["sbert"], None) == "the meaning drifted from the caption."
+    again = describe(["event_added"], json.dumps({"added": ["thunder", "owl"]}),
+                     "Rain falls and thunder rumbles.")
+    assert again == "it added 'owl', which the caption does not say; it repeats 'thunder'."
 
 
 def test_pick_shows_the_nearest_miss():

@@ -110,20 +110,27 @@ def test_real_model_end_to_end_inprocess(tmp_path: Path, packaged_model: Path):
     assert manifest["completion_tokens"] > 0 and manifest["tokens_per_s"] > 0
 
 
+def _generate_inprocess(tmp_path: Path, model: Path, rows: str, *flags: str
+                       ) -> subprocess.CompletedProcess:
+    """`robustclap generate` in-process on `rows` (CSV lines after the first clip id)."""
+    captions = tmp_path / "captions.csv"
+    captions.write_text(f"clip_id,split,caption\na,train,{rows}\n")
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", "generate", "--input", str(captions),
+         "--out", str(tmp_path / "out"), "--model", str(model), "--backend", "inprocess",
+         "--cache-dir", str(tmp_path / "cache"), *flags],
+        capture_output=True, text=True, timeout=900, env=ENV, cwd=REPO,
+    )
+
+
 def test_model_with_fewer_positions_than_the_cpu_default_runs(tmp_path: Path):
     """A 1,024-position Llama built outside the project used to die with vLLM's pydantic
     traceback (max_model_len 4096 > derived 1024); the engine length now follows the model."""
     from pipeline.tiny_model import build_tiny_llama
 
     model = build_tiny_llama(tmp_path / "short-llm", max_positions=1024)
-    captions = tmp_path / "captions.csv"
-    captions.write_text("clip_id,split,caption\na,train,A dog barks.\nb,train,Rain falls.\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pipeline", "generate", "--input", str(captions),
-         "--out", str(tmp_path / "out"), "--model", str(model), "--backend", "inprocess",
-         "--cache-dir", str(tmp_path / "cache"), "--max-tokens", "16", "--max-attempts", "1"],
-        capture_output=True, text=True, timeout=900, env=ENV, cwd=REPO,
-    )
+    proc = _generate_inprocess(tmp_path, model, "A dog barks.\nb,train,Rain falls.",
+                               "--max-tokens", "16", "--max-attempts", "1")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
@@ -136,14 +143,8 @@ def test_engine_that_cannot_start_is_one_clear_message(tmp_path: Path):
     from pipeline.tiny_model import build_tiny_llama
 
     model = build_tiny_llama(tmp_path / "short-llm", max_positions=1024)
-    captions = tmp_path / "captions.csv"
-    captions.write_text("clip_id,split,caption\na,train,A dog barks.\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pipeline", "generate", "--input", str(captions),
-         "--out", str(tmp_path / "out"), "--model", str(model), "--backend", "inprocess",
-         "--cache-dir", str(tmp_path / "cache"), "--engine-arg", "max_model_len=8192"],
-        capture_output=True, text=True, timeout=900, env=ENV, cwd=REPO,
-    )
+    proc = _generate_inprocess(tmp_path, model, "A dog barks.",
+                               "--engine-arg", "max_model_len=8192")
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert "vLLM could not start the engine" in proc.stderr
     assert "max_model_len" in proc.stderr and "Traceback" not in proc.stderr
