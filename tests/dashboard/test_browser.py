@@ -39,6 +39,11 @@ def browser() -> Iterator[object]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def _loaded(wait) -> None:  # noqa: ANN001 - a WebDriverWait
+    """The new page is parsed to the end (a busy machine serves it slowly)."""
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def _rows(driver, table_id: str) -> list[str]:
     from selenium.webdriver.common.by import By
 
@@ -57,6 +62,7 @@ def test_dashboard_renders_and_filters(browser, corpus: Path, tmp_path: Path) ->
         browser.get(url)
         wait = WebDriverWait(browser, 30)
         wait.until(ec.presence_of_element_located((By.ID, "examples")))
+        _loaded(wait)
         assert "demo v2" in browser.title
 
         charts = browser.find_elements(By.CSS_SELECTOR, "svg.chart")
@@ -84,6 +90,7 @@ def test_dashboard_renders_and_filters(browser, corpus: Path, tmp_path: Path) ->
         box.submit()
         wait.until(ec.staleness_of(old))
         wait.until(ec.presence_of_element_located((By.ID, "examples")))
+        _loaded(wait)
 
         assert "gate=sbert" in browser.current_url
         filtered = _rows(browser, "rejected-table")
@@ -103,6 +110,7 @@ def test_dashboard_renders_and_filters(browser, corpus: Path, tmp_path: Path) ->
         browser.find_element(By.CSS_SELECTOR, "#filters button").click()
         wait.until(ec.staleness_of(old))
         wait.until(ec.presence_of_element_located((By.ID, "drift")))
+        _loaded(wait)
         assert "Drift v1 → v2" in browser.find_element(By.ID, "drift").text
         assert _rows(browser, "drift-changes") and _rows(browser, "drift-scores")
         assert "gate=sbert" in browser.current_url and "compare=1" in browser.current_url
@@ -133,6 +141,7 @@ def test_dashboard_review_tools(browser, corpus: Path, tmp_path: Path) -> None:
         browser.get(url)
         wait = WebDriverWait(browser, 30)
         wait.until(ec.presence_of_element_located((By.ID, "examples")))
+        _loaded(wait)
         prov = browser.find_element(By.ID, "provenance").text
         assert "synthetic-llm" in prov and "level 1: p1" in prov and "synthetic0001" in prov
         n_charts = len(browser.find_elements(By.CSS_SELECTOR, "svg.chart"))
@@ -176,6 +185,7 @@ def test_dashboard_review_tools(browser, corpus: Path, tmp_path: Path) -> None:
         wait.until(ec.text_to_be_present_in_element((By.ID, "rejected-count"), "1–50"))
         browser.find_element(By.CSS_SELECTOR, "#rejected-table a.caption-link").click()
         wait.until(ec.presence_of_element_located((By.ID, "caption-view")))
+        _loaded(wait)
         assert cid in browser.find_element(By.ID, "caption-view").text
         cands = _rows(browser, "candidates-table")
         assert len(cands) == 4  # 2 levels x 2 candidates
@@ -193,6 +203,7 @@ def test_dashboard_review_tools(browser, corpus: Path, tmp_path: Path) -> None:
         # filters reach the charts: level 1 only leaves no level-2 chart
         browser.get(url + "?level=1")
         wait.until(ec.presence_of_element_located((By.ID, "filtered-note")))
+        _loaded(wait)
         labels = [s.get_attribute("aria-label")
                   for s in browser.find_elements(By.CSS_SELECTOR, "svg.chart")]
         assert not [x for x in labels if "level 2" in x]
@@ -201,6 +212,7 @@ def test_dashboard_review_tools(browser, corpus: Path, tmp_path: Path) -> None:
         shot = tmp_path / "dashboard-review.png"
         browser.get(url + f"?caption={cid}")
         wait.until(ec.presence_of_element_located((By.ID, "caption-view")))
+        _loaded(wait)
         assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
         keep = os.environ.get("ROBUSTCLAP_SCREENSHOT_DIR")
         if keep:  # to look at the page by eye
