@@ -39,7 +39,7 @@ HUB_CONFIGS: dict[str, tuple[TableSpec, str]] = {
 _SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
 _SPLIT_ORDER = ("train", "validation", "test")
 _BATCH_ROWS = 8192
-_ROW_GROUP_ROWS = 65_536
+_ROW_GROUP_ROWS = 32_768  # rows held before writing, all splits together
 
 
 def hub_split(split: str) -> str:
@@ -104,8 +104,10 @@ def write_config(version_dir: Path, name: str) -> ConfigFiles:
                     part = table.filter(pc.equal(table[col.split], split))
                     pending.setdefault(hub, []).append(part)
                     out.rows[hub] = out.rows.get(hub, 0) + part.num_rows
-                    # few large row groups: a writer keeps every group's statistics until close
-                    if sum(t.num_rows for t in pending[hub]) >= _ROW_GROUP_ROWS:
+                # rows held across all splits stay bounded (whatever the corpus size), and
+                # row groups stay large: a writer keeps every group's statistics until close
+                if sum(t.num_rows for ts in pending.values() for t in ts) >= _ROW_GROUP_ROWS:
+                    for hub in writers:
                         flush(hub)
         for hub in writers:
             flush(hub)
