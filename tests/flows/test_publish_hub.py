@@ -98,3 +98,18 @@ def test_every_column_of_every_table_is_documented() -> None:
 
     missing = {t: [c for c in s.columns if not COLUMN_DOCS.get(c)] for t, s in TABLES.items()}
     assert not any(missing.values()), missing
+
+
+def test_a_private_umask_is_followed_too(tmp_path: Path) -> None:
+    gen, gate = make_stage_dirs(tmp_path, n_captions=8)
+    for p in gate.iterdir():
+        os.chmod(p, 0o644)
+    old = os.umask(0o077)
+    try:
+        out = publish(tmp_path / "corpus" / "p", "p", gen, gate, {
+            "model": "m", "model_revision": "0", "prompt_versions": {}, "gate_version": "g",
+            "rounds": 1})
+    finally:
+        os.umask(old)
+    for p in [Path(out["path"]), *Path(out["path"]).rglob("*")]:
+        assert stat.S_IMODE(p.stat().st_mode) == (0o700 if p.is_dir() else 0o600), p
