@@ -191,14 +191,14 @@ class Alignment:
 
 
 def _match(orig: Scene, cand: Scene, matcher: Matcher | None
-           ) -> tuple[dict[int, int], dict[int, str], dict[int, float], set[int]]:
-    """Caption unit index -> candidate unit index, how each pair matched, synonym cosines,
-    and the candidate words a compound match used up besides its own."""
+           ) -> tuple[dict[int, int], dict[int, str], dict[int, float]]:
+    """Caption unit index -> candidate unit index, how each pair matched, synonym cosines.
+    Only a candidate compound standing for two caption words is matched, not the reverse:
+    splitting a caption's word ("nightfall" -> "night fall") was seen in garbled rewrites."""
     free = {u.i: u for u in cand.units}
     pairs: dict[int, int] = {}
     how: dict[int, str] = {}
     sims: dict[int, float] = {}
-    absorbed: set[int] = set()  # candidate words used up by a compound match
 
     def take(kind: str, same: Callable[[Unit, Unit], bool]) -> None:
         for o in orig.units:
@@ -226,18 +226,6 @@ def _match(orig: Scene, cand: Scene, matcher: Matcher | None
                     break
             if c.i not in free:
                 break
-    # ... and the other way round: a caption compound written as two candidate words
-    for o in orig.units:
-        if o.i in pairs:
-            continue
-        for a in list(free.values()):
-            b = next((x for x in free.values() if x.i != a.i and abs(x.i - a.i) <= 2
-                      and a.lemma + x.lemma == o.lemma), None)
-            if b is not None:
-                pairs[o.i], how[o.i] = a.i, "compound"
-                del free[a.i], free[b.i]
-                absorbed.add(b.i)
-                break
     if matcher is not None:
         left_o = [u for u in orig.units if u.i not in pairs]
         left_c = list(free.values())
@@ -249,7 +237,7 @@ def _match(orig: Scene, cand: Scene, matcher: Matcher | None
                 if o is not None:
                     pairs[o.i], how[o.i], sims[o.i] = c.i, "synonym", sim
                     del free[c.i]
-    return pairs, how, sims, absorbed
+    return pairs, how, sims
 
 
 def _role_changes(orig: Scene, cand: Scene, pairs: dict[int, int]) -> list[dict[str, str]]:
@@ -295,8 +283,8 @@ def _role_changes(orig: Scene, cand: Scene, pairs: dict[int, int]) -> list[dict[
 
 def align(orig: Scene, cand: Scene, matcher: Matcher | None = None) -> Alignment:
     """Align a candidate's scene with its caption's (module docstring)."""
-    pairs, how, sims, absorbed = _match(orig, cand, matcher)
-    used = set(pairs.values()) | absorbed
+    pairs, how, sims = _match(orig, cand, matcher)
+    used = set(pairs.values())
     missing = [u.lemma for u in orig.units if u.i not in pairs]
     added = [u.lemma for u in cand.units if u.i not in used]
     words_c = {u.i: u.lemma for u in cand.units}

@@ -70,8 +70,6 @@ def test_inflections_compounds_and_neutral_words_match(aligned):
     assert (a.align_missing, a.align_added) == (0, 0)  # carefully ~ careful by stem
     a = aligned("A clap of thunder coupled with the rain.", "A thunderclap coupled with the rain.")
     assert (a.align_missing, a.align_added) == (0, 0)
-    a = aligned("A thunderclap coupled with the rain.", "The rain coupled with a thunder clap.")
-    assert (a.align_missing, a.align_added) == (0, 0)
     a = aligned("A person is making noise by tapping their fingernails on a solid surface.",
                 "The person is tapping their fingernails on a solid surface, which is creating "
                 "a noise.")
