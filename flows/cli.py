@@ -32,6 +32,9 @@ def register(app: typer.Typer) -> None:
         No Prefect server is needed: Prefect starts its own temporary local one.
         """
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+        from flows.run_checks import prefect_env_defaults
+
+        prefect_env_defaults()  # before anything reads Prefect's settings
         from flows.config import load_run_config
 
         overrides = {"generate.model": model, "generate.base_url": base_url,

@@ -70,16 +70,28 @@ def _check_finetune(rc: RunConfig) -> None:
 STARTUP_TIMEOUT_ENV = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 
 
+def prefect_env_defaults(timeout_s: int = 120) -> None:
+    """Set before Prefect reads its settings (it caches them on first use).
+
+    The temporary server's telemetry writes to its SQLite database while the migrations run;
+    on a busy 2-core machine that ended in "database is locked" (seen on a fresh
+    PREFECT_HOME). Telemetry has nowhere to go offline anyway."""
+    os.environ.setdefault(STARTUP_TIMEOUT_ENV, str(timeout_s))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
 @contextlib.contextmanager
 def prefect_start_errors(timeout_s: int = 120) -> Iterator[None]:
-    os.environ.setdefault(STARTUP_TIMEOUT_ENV, str(timeout_s))
+    prefect_env_defaults(timeout_s)
     try:
         yield
     except RuntimeError as exc:
         if "ephemeral Prefect API server" not in str(exc):
             raise
+        lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+        cause = lines[-1][:300] if lines else ""
         raise RobustclapError(
             f"Prefect's temporary local server did not start within "
-            f"{os.environ[STARTUP_TIMEOUT_ENV]} s (a busy machine?). Run again, raise "
+            f"{os.environ[STARTUP_TIMEOUT_ENV]} s ({cause}). Run again, raise "
             f"{STARTUP_TIMEOUT_ENV}, or start one yourself: `prefect server start --host "
             "127.0.0.1` and set PREFECT_API_URL=http://127.0.0.1:4200/api") from exc

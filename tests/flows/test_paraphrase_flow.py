@@ -64,7 +64,10 @@ def test_paraphrase_flow_publishes_versions_and_is_incremental(run_config, tmp_p
     for lv in (1, 2):
         text = (REPO / "prompts" / f"level{lv}.yaml").read_text()
         if lv == 2:
-            text = text.replace("Task: write ONE", "Task: now write ONE")
+            changed = text.replace("You rewrite audio captions.",
+                                   "You rewrite audio captions for a corpus.")
+            assert changed != text, "the level-2 template no longer has the edited sentence"
+            text = changed
         (prompts / f"level{lv}.yaml").write_text(text)
     raw = yaml.safe_load(cfg.read_text())
     raw["generate"]["prompt_dir"] = "prompts"
