@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from pipeline.cli import app
+
+# the temporary Prefect server's first start takes longer than Prefect's 20 s default on a busy
+# 2-core machine (the CLI raises it the same way: flows/run_checks.py)
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 @pytest.fixture
@@ -52,10 +57,10 @@ def small_run(tmp_path, fake_llm):
     """Write a run config (7 captions, the fake endpoint) and return its path."""
     import yaml
 
-    def make(**generate) -> Path:
+    def make(top: dict | None = None, **generate) -> Path:
         (tmp_path / "caps.csv").write_text(CAPTIONS_CSV)
         cfg = {"name": "robust", "input": "caps.csv", "corpus_dir": "corpus",
-               "work_dir": "work", "regenerate_rounds": 1,
+               "work_dir": "work", "regenerate_rounds": 1, **(top or {}),
                "generate": {"model": "fake", "base_url": fake_llm.url, "cache_dir": "cache",
                             "candidates": 2, "shard_size": 2, "max_attempts": 2, **generate}}
         path = tmp_path / "run.yaml"
