@@ -106,7 +106,8 @@ def test_registry_names_and_errors_become_results(tmp_path, monkeypatch) -> None
     from bench import registry
 
     assert list(registry.BENCHMARKS) == ["rerun", "prefix_cache", "generate", "memory",
-                                         "gate", "train_step", "chaos"]
+                                         "gate", "train_step", "chaos", "cpu_dtype", "yield",
+                                         "method"]
     assert "chaos" not in [b.name for b in registry.resolve(None)]  # minutes: asked by name
     assert [b.name for b in registry.resolve(["gate", "rerun"])] == ["gate", "rerun"]
     with pytest.raises(KeyError):

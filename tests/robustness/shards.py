@@ -25,7 +25,13 @@ def valid_rows(n: int = 2) -> list[dict]:
 
 
 def valid_table(n: int = 2) -> pa.Table:
-    return to_arrow(CANDIDATES, valid_rows(n))
+    """Columns added to the schema later (nullable ones, e.g. feedback) are filled with null."""
+    rows = valid_rows(n)
+    for field in CANDIDATES.schema:
+        if field.nullable:
+            for r in rows:
+                r.setdefault(field.name, None)
+    return to_arrow(CANDIDATES, rows)
 
 
 def write_raw(table: pa.Table, path: Path) -> Path:
