@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -69,6 +70,20 @@ def register(app: typer.Typer) -> None:
             os.environ[QUIET_ENV] = "1"
         if log_level is not None or quiet_:
             apply(log_level or "warning")
+
+
+def refuse_replace(path: Path | None, option: str, overwrite: bool) -> None:
+    """Stop before any work when `option`'s output file exists (unless --overwrite) or is a
+    folder: earlier output is never replaced silently."""
+    from pipeline.errors import RobustclapError
+
+    if path is None:
+        return
+    if path.is_dir():
+        raise RobustclapError(f"{option} {path}: is a folder; give the file to write")
+    if path.exists() and not overwrite:
+        raise RobustclapError(f"{option} {path} already exists; pass --overwrite to replace it, "
+                              f"or choose another {option}")
 
 
 def default_of(model: type, dotted: str) -> str:

@@ -26,9 +26,11 @@ other half; see quality/README.md):
 from __future__ import annotations
 
 import csv
+import io
+import math
 import random
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,78 +55,162 @@ class PairSet:
     name: str
     pairs: list[Pair]
     labels: list[int]
+    # one {line, reason} per malformed row: counted and reported, never silently lost
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, line: int, a: str, b: str, label: int) -> None:
+        if not a.strip() or not b.strip():
+            self.skipped.append({"line": line, "reason": "empty sentence"})
+        else:
+            self.pairs.append((a, b))
+            self.labels.append(label)
 
 
-def _open(path: Path, encoding: str = "utf-8") -> Any:
+def read_text(path: Path) -> str:
+    """A pair file's text (a UTF-8 BOM dropped); unreadable or non-UTF-8 bytes are one clear
+    message, not a traceback."""
     try:
-        return path.open(encoding=encoding, newline="")
+        raw = path.read_bytes()
     except OSError as exc:
         raise RobustclapError(f"cannot read pair file {path}: {exc}") from exc
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RobustclapError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason})") \
+            from exc
 
 
-def _tsv(path: Path, encoding: str = "utf-8") -> list[list[str]]:
-    with _open(path, encoding) as fh:
-        return [row for row in csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE) if row]
+def skipped_note(skipped: list[dict[str, Any]], show: int = 10) -> list[str]:
+    """The markdown lines that report malformed rows (none when there were none)."""
+    if not skipped:
+        return []
+    more = f"; ... {len(skipped) - show} more" if len(skipped) > show else ""
+    return [f"Skipped {len(skipped)} malformed row(s): " + "; ".join(
+        f"line {s['line']}: {s['reason']}" for s in skipped[:show]) + more, ""]
+
+
+def _records(reader: Any, skipped: list[dict[str, Any]]) -> Iterator[tuple[int, Any]]:
+    """(line, row) of a csv reader; a row the csv module refuses (e.g. a field over its size
+    limit) is counted as malformed and reading goes on."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            skipped.append({"line": reader.line_num, "reason": str(exc)})
+            continue
+        if row:
+            yield reader.line_num, row
+
+
+def _tsv(path: Path, skipped: list[dict[str, Any]]) -> Iterator[tuple[int, list[str]]]:
+    text = io.StringIO(read_text(path), newline="")
+    return _records(csv.reader(text, delimiter="\t", quoting=csv.QUOTE_NONE), skipped)
+
+
+def _columns(line: int, row: list[str], need: int) -> dict[str, Any] | None:
+    if len(row) < need:
+        return {"line": line, "reason": f"{len(row)} tab-separated column(s), expected {need}"}
+    return None
+
+
+def _label(line: int, value: str) -> tuple[int | None, dict[str, Any] | None]:
+    value = value.strip()
+    if value in ("0", "1"):
+        return int(value), None
+    return None, {"line": line, "reason": f"label {value!r} is not 0 or 1"}
 
 
 def _stsb(path: Path, config: GateConfig, genre: str | None) -> PairSet:
     """Tab-separated, no header: genre, file, year, id, score, sentence1, sentence2[, ...]."""
-    pairs, labels = [], []
-    for row in _tsv(path):
-        if len(row) < 7 or (genre and row[0] != genre):
+    ps = PairSet(f"stsb:{path.name}:{genre or 'all'}", [], [])
+    for line, row in _tsv(path, ps.skipped):
+        if bad := _columns(line, row, 7):
+            ps.skipped.append(bad)
             continue
+        if genre and row[0] != genre:
+            continue  # another genre: left out on purpose, not malformed
         try:
             score = float(row[4])
         except ValueError:
+            score = math.nan
+        if not 0 <= score <= 5:
+            ps.skipped.append({"line": line, "reason": f"score {row[4]!r} is not in 0..5"})
             continue
-        pairs.append((row[5], row[6]))
-        labels.append(int(score >= config.calibration.stsb_positive_min))
-    return PairSet(f"stsb:{path.name}:{genre or 'all'}", pairs, labels)
+        ps.add(line, row[5], row[6], int(score >= config.calibration.stsb_positive_min))
+    return ps
 
 
 def _mrpc(path: Path) -> PairSet:
     """TSV with a header (and a UTF-8 BOM): Quality, #1 ID, #2 ID, #1 String, #2 String."""
-    rows = _tsv(path, encoding="utf-8-sig")
-    pairs, labels = [], []
-    for row in rows[1:]:
-        if len(row) >= 5 and row[0] in ("0", "1"):
-            pairs.append((row[3], row[4]))
-            labels.append(int(row[0]))
-    return PairSet(f"mrpc:{path.name}", pairs, labels)
+    ps = PairSet(f"mrpc:{path.name}", [], [])
+    for line, row in _tsv(path, ps.skipped):
+        if line == 1 and row[0].strip() == "Quality":
+            continue
+        if bad := _columns(line, row, 5):
+            ps.skipped.append(bad)
+            continue
+        label, bad = _label(line, row[0])
+        if label is None:
+            ps.skipped.append(bad)
+            continue
+        ps.add(line, row[3], row[4], label)
+    return ps
 
 
 def _paws(path: Path) -> PairSet:
     """TSV (CRLF), no header in the labelled-final release: id, sentence1, sentence2, label."""
-    pairs, labels = [], []
-    for row in _tsv(path):
-        if len(row) >= 4 and row[3].strip() in ("0", "1"):
-            pairs.append((row[1], row[2]))
-            labels.append(int(row[3]))
-    return PairSet(f"paws:{path.name}", pairs, labels)
+    ps = PairSet(f"paws:{path.name}", [], [])
+    for line, row in _tsv(path, ps.skipped):
+        if line == 1 and row[-1].strip() == "label":
+            continue  # the header of other PAWS releases
+        if bad := _columns(line, row, 4):
+            ps.skipped.append(bad)
+            continue
+        label, bad = _label(line, row[3])
+        if label is None:
+            ps.skipped.append(bad)
+            continue
+        ps.add(line, row[1], row[2], label)
+    return ps
 
 
 def _clotho(path: Path, config: GateConfig) -> PairSet:
     """CSV file_name, caption_1..caption_5; sampled same-clip / different-clip pairs."""
-    with _open(path) as fh:
-        clips = [
-            [c for k, c in row.items() if k and k.startswith("caption") and c and c.strip()]
-            for row in csv.DictReader(fh)
-        ]
-    clips = [c for c in clips if len(c) >= 2]
+    ps = PairSet(f"clotho:{path.name}", [], [])
+    reader = csv.DictReader(io.StringIO(read_text(path), newline=""))
+    clips = []
+    for line, row in _records(reader, ps.skipped):
+        caps = [c for k, c in row.items() if k and k.startswith("caption") and c and c.strip()]
+        if len(caps) < 2:
+            ps.skipped.append({"line": line, "reason": "fewer than two captions"})
+        else:
+            clips.append(caps)
     if len(clips) < 2:
         raise RobustclapError(f"{path}: needs at least two clips with two captions")
     rng = random.Random(config.calibration.seed)
-    pairs, labels = [], []
     for i in range(config.calibration.sample_pairs):
         if i % 2 == 0:
             a, b = rng.sample(rng.choice(clips), 2)
-            labels.append(1)
+            ps.labels.append(1)
         else:
             x, y = rng.sample(clips, 2)
             a, b = rng.choice(x), rng.choice(y)
-            labels.append(0)
-        pairs.append((a, b))
-    return PairSet(f"clotho:{path.name}", pairs, labels)
+            ps.labels.append(0)
+        ps.pairs.append((a, b))
+    return ps
+
+
+def check_both_classes(pairset: PairSet) -> None:
+    """AUC and best-F1 thresholds mean nothing on one class: refuse rather than suggest."""
+    positive = sum(pairset.labels)
+    if positive in (0, len(pairset.labels)):
+        kind = "paraphrases (label 1)" if positive else "non-paraphrases (label 0)"
+        raise RobustclapError(
+            f"{pairset.name}: all {len(pairset.labels)} labelled pairs are {kind}; calibration "
+            "needs both paraphrases and non-paraphrases to measure separation and suggest "
+            "thresholds")
 
 
 def load_pairs(path: str | Path, fmt: str, config: GateConfig, genre: str | None = "main-captions",
@@ -143,12 +229,14 @@ def load_pairs(path: str | Path, fmt: str, config: GateConfig, genre: str | None
     }
     pairset = loaders[fmt]()
     if not pairset.pairs:
-        raise RobustclapError(f"{path}: no labelled pairs found for format {fmt!r}")
+        raise RobustclapError(f"{path}: no labelled pairs found for format {fmt!r} "
+                              f"({len(pairset.skipped)} malformed row(s))")
     if limit is not None and limit < len(pairset.pairs):
         keep = sorted(random.Random(config.calibration.seed).sample(range(len(pairset.pairs)),
                                                                     limit))
         pairset = PairSet(pairset.name, [pairset.pairs[i] for i in keep],
-                          [pairset.labels[i] for i in keep])
+                          [pairset.labels[i] for i in keep], pairset.skipped)
+    check_both_classes(pairset)
     return pairset
 
 
@@ -174,14 +262,15 @@ def gate_passes(scores: Mapping[str, Any], config: GateConfig) -> bool:
     return not any(GATES[name](scores, config, 1) for name in CALIBRATION_GATES)
 
 
-def score_pairs(pairset: PairSet, scoring: Scoring, chunk: int = 1024,
-                log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
-    """Scores of every pair, computed in chunks so memory stays bounded."""
+def score_pairs(pairset: PairSet, scoring: Scoring, chunk: int = 256,
+                advance: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+    """Scores of every pair, computed in chunks so memory stays bounded; `advance(n)` after
+    each chunk (a progress bar)."""
     out: list[dict[str, Any]] = []
     for start in range(0, len(pairset.pairs), chunk):
         out.extend(dict(s) for s in scoring.score(pairset.pairs[start:start + chunk]))
-        if log:
-            log(f"scored {len(out)}/{len(pairset.pairs)} pairs")
+        if advance:
+            advance(len(out) - start)
     return out
 
 
@@ -189,6 +278,7 @@ def evaluate(pairset: PairSet, scores: list[dict[str, Any]], config: GateConfig
              ) -> dict[str, Any]:
     """AUC of each score and of the combined score, the gate's precision/recall, and the
     thresholds that maximise F1."""
+    check_both_classes(pairset)
     y = pairset.labels
     for s in scores:
         s["meaning"] = rank_score(s)
@@ -213,6 +303,7 @@ def evaluate(pairset: PairSet, scores: list[dict[str, Any]], config: GateConfig
         "pairs": pairset.name,
         "n_pairs": len(y),
         "n_positive": int(sum(y)),
+        "skipped": pairset.skipped,
         "auc": auc,
         "at_configured_thresholds": at_config,
         "suggested_thresholds": suggested,
@@ -222,9 +313,9 @@ def evaluate(pairset: PairSet, scores: list[dict[str, Any]], config: GateConfig
 
 def calibrate(path: str | Path, fmt: str, config: GateConfig, scoring: Scoring,
               genre: str | None = "main-captions", limit: int | None = None,
-              log: Callable[[str], None] | None = None) -> dict[str, Any]:
+              advance: Callable[[int], None] | None = None) -> dict[str, Any]:
     pairset = load_pairs(path, fmt, config, genre=genre, limit=limit)
-    return evaluate(pairset, score_pairs(pairset, scoring, log=log), config)
+    return evaluate(pairset, score_pairs(pairset, scoring, advance=advance), config)
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -234,7 +325,7 @@ def markdown(report: dict[str, Any]) -> str:
 
     lines = [f"## Calibration on {report['pairs']} ({report['n_pairs']} pairs, "
              f"{report['n_positive']} positive; gate {report['gate_version']})", "",
-             "| score | ROC-AUC |", "|---|---|"]
+             *skipped_note(report.get("skipped", [])), "| score | ROC-AUC |", "|---|---|"]
     lines += [f"| {k} | {'–' if v is None else f'{v:.4f}'} |" for k, v in report["auc"].items()]
     lines += ["", "| at configured thresholds | precision | recall | F1 |", "|---|---|---|---|"]
     lines += [f"| {k} | {f(v['precision'])} | {f(v['recall'])} | {f(v['f1'])} |"

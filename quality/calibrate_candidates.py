@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import RobustclapError
+from quality.calibrate import read_text, skipped_note
 from quality.config import GateConfig
 from quality.decide import apply_judge, failed_gates, rank_score
 from quality.scoring import Scoring
@@ -84,15 +85,7 @@ def _row(line: int, data: Any) -> Labelled:
 def load_labelled(path: str | Path) -> tuple[list[Labelled], list[dict[str, Any]]]:
     """Valid rows, and one {line, reason} per malformed row (counted, never silently lost)."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise RobustclapError(f"cannot read pair file {path}: {exc}") from exc
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RobustclapError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason})") \
-            from exc
+    text = read_text(path)
     rows, bad = [], []
     # JSON Lines ends records at "\n" only: U+2028 inside a string is part of the record
     for n, line in enumerate(text.split("\n"), start=1):
@@ -110,8 +103,8 @@ def load_labelled(path: str | Path) -> tuple[list[Labelled], list[dict[str, Any]
 
 
 def score_rows(rows: Sequence[Labelled], scoring: Scoring,
-               log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
-    """Every score of every row (through the cache)."""
+               advance: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+    """Every score of every row (through the cache); `advance(n)` after each chunk."""
     out: list[dict[str, Any]] = []
     for start in range(0, len(rows), 512):
         chunk = rows[start:start + 512]
@@ -119,8 +112,8 @@ def score_rows(rows: Sequence[Labelled], scoring: Scoring,
             s = dict(s)
             s["rank_score"] = rank_score(s)
             out.append(s)
-        if log:
-            log(f"scored {len(out)}/{len(rows)} candidates")
+        if advance:
+            advance(len(chunk))
     return out
 
 
@@ -274,9 +267,7 @@ def markdown(report: dict[str, Any]) -> str:
              f"wrong accepted <= {report['max_wrong_accepted']:.0%})", ""]
     if report.get("judge"):
         lines += [f"LLM judge: {json.dumps(report['judge'])}", ""]
-    if report["skipped"]:
-        lines += [f"Skipped {len(report['skipped'])} malformed row(s): " + "; ".join(
-            f"line {s['line']}: {s['reason']}" for s in report["skipped"][:10]), ""]
+    lines += skipped_note(report["skipped"])
     lines += ["| level | candidates | meaning ok | good | accepted | precision | recall of good "
               "| wrong accepted | goals |", "|---|---|---|---|---|---|---|---|---|"]
     for lv, r in report["levels"].items():

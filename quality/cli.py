@@ -67,6 +67,7 @@ def gate(
     OUT/summary.json / summary.md. Scores are cached, so re-gating with new thresholds
     recomputes nothing.
     """
+    from pipeline.progress import stage_progress
     from quality.config import load_config
     from quality.gate import run_gate
 
@@ -78,7 +79,8 @@ def gate(
         raise RobustclapError(f"--out {out}: cannot create the corpus folder ({exc})") from exc
     with _open_judge(cfg, out / "judge_cache.sqlite") as judge:
         result = run_gate(input, out, cfg, cache_path=_cache_file(cache_dir), batch_rows=batch_size,
-                          memory_limit=memory_limit, log=_say, judge=judge)
+                          memory_limit=memory_limit, log=_say, judge=judge,
+                          progress=stage_progress)
     typer.echo(json.dumps({"gate_version": result.gate_version, **result.summary["counts"]},
                           indent=2))
 
@@ -98,6 +100,8 @@ def calibrate(
                                                         "(score_cache.sqlite; default: none, "
                                                         "in memory)")] = None,
     out: Annotated[Path | None, typer.Option(help="write the report as JSON here")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing --out or --fit "
+                                                 "file")] = False,
     threads: Annotated[int | None, typer.Option(min=1, help=_THREADS_HELP)] = None,
     judge_model: Annotated[str | None, typer.Option(
         help="candidates only: switch the LLM judge gate on with this model (in-process vLLM; "
@@ -116,12 +120,15 @@ def calibrate(
     the configured thresholds, and suggested thresholds. STS-B positives are pairs scored >= calibration.stsb_positive_min (default 4 of 5);
     Clotho positives are two captions of one clip, negatives captions of different clips.
     """
+    from pipeline.cli_options import refuse_replace
+    from pipeline.progress import stage_progress
     from quality.cache import ScoreCache
-    from quality.calibrate import calibrate as run_calibrate
-    from quality.calibrate import markdown
+    from quality.calibrate import evaluate, load_pairs, markdown, score_pairs
     from quality.config import load_config
     from quality.scoring import Scoring
 
+    refuse_replace(out, "--out", overwrite)
+    refuse_replace(fit, "--fit", overwrite)
     _set_threads(threads)
     cache = _cache_file(cache_dir)
     cfg = load_config(config)
@@ -131,9 +138,13 @@ def calibrate(
     if fit is not None or judge_model is not None:
         raise RobustclapError("--fit and --judge-model need --format candidates "
                               "(labelled LLM candidates)")
-    with ScoreCache(cache) as score_cache:
-        report = run_calibrate(pairs, format, cfg, Scoring(cfg, score_cache),
-                               genre=None if genre == "all" else genre, limit=limit, log=_say)
+    pairset = load_pairs(pairs, format, cfg, genre=None if genre == "all" else genre, limit=limit)
+    if pairset.skipped:
+        _say(f"{pairs}: skipped {len(pairset.skipped)} malformed row(s) (listed in the report)")
+    with (ScoreCache(cache) as score_cache,
+          stage_progress("calibrate", len(pairset.pairs), "pairs") as advance):
+        scores = score_pairs(pairset, Scoring(cfg, score_cache), advance=advance)
+    report = evaluate(pairset, scores, cfg)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2), encoding="utf-8")
@@ -166,13 +177,15 @@ def _calibrate_candidates(pairs: Path, cfg: GateConfig, cache: Path | None, out:
                           fit_out: Path | None) -> None:
     import yaml
 
+    from pipeline.progress import stage_progress
     from quality import calibrate_candidates as cc
     from quality.cache import ScoreCache
     from quality.scoring import Scoring
 
     rows, skipped = cc.load_labelled(pairs)
-    with ScoreCache(cache) as score_cache:
-        scores = cc.score_rows(rows, Scoring(cfg, score_cache), log=_say)
+    with (ScoreCache(cache) as score_cache,
+          stage_progress("calibrate", len(rows), "candidates") as advance):
+        scores = cc.score_rows(rows, Scoring(cfg, score_cache), advance=advance)
     judge_cache = (cache.parent if cache else Path(".")) / "judge_cache.sqlite"
     with _open_judge(cfg, judge_cache) as judge:
         report = cc.evaluate(rows, scores, cfg, str(pairs), skipped, judge)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,13 @@ BASE_COLUMNS = (col.caption_id, col.clip_id, col.split, col.source, col.caption,
 ROW_COLUMNS = (*BASE_COLUMNS, col.status, col.fail_reason)
 
 Log = Callable[[str], None]
+Advance = Callable[[int], None]
+# progress(label, total, unit) -> a context yielding advance(n): pipeline.progress.stage_progress
+Progress = Callable[[str, int, str], AbstractContextManager[Advance]]
+
+
+def _no_progress(label: str, total: int, unit: str) -> AbstractContextManager[Advance]:
+    return nullcontext(lambda n: None)
 
 
 @dataclass
@@ -106,17 +114,32 @@ def _connect(tmp_dir: Path, memory_limit: str) -> Any:
     return con
 
 
+_SCORED = f"{col.status} = '{status.ok}' AND {col.paraphrase} IS NOT NULL"
+
+
+def _distinct_pairs(con: Any, files: list[str], parts: list[Range]) -> int:
+    """Pass 1's total for the progress bar, counted range by range (bounded memory)."""
+    n = 0
+    for part in parts:
+        cond, params = range_filter(col.caption, part)
+        n += con.execute(
+            f"SELECT count(DISTINCT ({col.caption}, {col.paraphrase})) FROM read_parquet(?) "
+            f"WHERE {_SCORED} AND {cond}", [files, *params]).fetchall()[0][0]
+    return n
+
+
 def _score_pass(con: Any, files: list[str], scoring: Scoring, parts: list[Range],
-                batch_rows: int, log: Log) -> int:
+                batch_rows: int, log: Log, advance: Advance) -> int:
     """Pass 1: fill the cache for every distinct pair; batches never split a caption."""
     sql = (
         f"SELECT DISTINCT {col.caption}, {col.paraphrase} FROM read_parquet(?) "
-        f"WHERE {col.status} = '{status.ok}' AND {col.paraphrase} IS NOT NULL AND {{where}} "
+        f"WHERE {_SCORED} AND {{where}} "
         f"ORDER BY {col.caption}, {col.paraphrase}"
     )
     buf: list[Pair] = []
     computed = 0
     for rows in range_batches(con, sql, files, col.caption, parts, batch_rows):
+        advance(len(rows))
         for r in rows:
             pair = (r[col.caption], r[col.paraphrase])
             if not pair[1].strip():
@@ -198,12 +221,14 @@ def _rows(c: Candidate, version: str, score_columns: list[str]) -> tuple[dict, s
 def run_gate(input_dir: str | Path, out_dir: str | Path, config: GateConfig,
              cache_path: str | Path | None = None, batch_rows: int = 1024,
              memory_limit: str = "1GB", log: Log | None = None,
-             sort_rows: int = SORT_ROWS, judge: Any = None) -> GateResult:
+             sort_rows: int = SORT_ROWS, judge: Any = None,
+             progress: Progress | None = None) -> GateResult:
     """Gate every candidate under `input_dir` into `out_dir` (see module docstring).
 
     `sort_rows` bounds the rows that one DuckDB sort holds (quality/ranges.py); the outputs
     do not depend on it. `judge` (quality.judge.Judge) runs the LLM judge gate when the config
-    switches it on.
+    switches it on. `progress` (e.g. pipeline.progress.stage_progress) gets one bar for the
+    scoring pass (distinct pairs) and one for the decisions (candidate rows).
     """
     if config.judge.enabled and judge is None:
         raise RobustclapError("the gate config switches the LLM judge on (judge.enabled) but no "
@@ -217,7 +242,7 @@ def run_gate(input_dir: str | Path, out_dir: str | Path, config: GateConfig,
     con = _connect(tmp, memory_limit)
     try:
         return _run(con, files, input_dir, out_dir, config, cache_path, batch_rows, sort_rows,
-                    log, judge)
+                    log, judge, progress)
     finally:
         con.close()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -237,7 +262,7 @@ def _duplicates(con: Any, files: list[str], parts: list[Range]) -> int:
 
 def _run(con: Any, files: list[str], input_dir: Path, out_dir: Path, config: GateConfig,
          cache_path: str | Path | None, batch_rows: int, sort_rows: int, log: Log,
-         judge: Any = None) -> GateResult:
+         judge: Any = None, progress: Progress | None = None) -> GateResult:
     total = con.execute("SELECT count(*) FROM read_parquet(?)", [files]).fetchone()[0]
     by_id = key_ranges(con, files, col.caption_id, total, sort_rows)
     dupes = _duplicates(con, files, by_id)
@@ -254,18 +279,23 @@ def _run(con: Any, files: list[str], input_dir: Path, out_dir: Path, config: Gat
     with ScoreCache(cache_path or out_dir / CACHE_FILE) as cache:
         scoring = Scoring(config, cache)
         by_caption = key_ranges(con, files, col.caption, total, sort_rows)
-        _score_pass(con, files, scoring, by_caption, batch_rows, log)
+        bar = progress or _no_progress
+        n_pairs = _distinct_pairs(con, files, by_caption) if progress else 0
+        with bar("gate: score", n_pairs, "pairs") as advance:
+            _score_pass(con, files, scoring, by_caption, batch_rows, log, advance)
         score_columns = scoring.columns
         with (
             TableWriter(CORPUS, out_dir / ACCEPTED_FILE) as accepted,
             TableWriter(GATE_REJECTED, out_dir / REJECTED_FILE) as rejected,
             TableWriter(GATE_SCORES, out_dir / SCORES_FILE) as scores,
             TableWriter(REGENERATE, out_dir / REGENERATE_FILE) as regenerate,
+            bar("gate: decide", total, "rows") as advance,
         ):
             for captions in _caption_groups(con, files, by_id, batch_rows):
                 for group in _decide(captions, scoring, config, judge):
                     _write_group(group, levels, version, score_columns, tally,
                                  accepted, rejected, scores, regenerate)
+                advance(sum(len(group) for group in captions))
             result.accepted, result.rejected = accepted.rows, rejected.rows
             result.regenerate = regenerate.rows
         result.scores_computed = scoring.computed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.errors import RobustclapError
-from quality.calibrate import calibrate, combined_score, gate_passes, load_pairs
+from quality.calibrate import calibrate, combined_score, gate_passes, load_pairs, markdown
 
 
 def test_stsb_reader_keeps_quotes_and_the_genre(tmp_path, config):
@@ -86,3 +86,70 @@ def test_combined_beats_each_encoder_on_real_pairs(pair_data, config, scoring, f
     assert report["n_pairs"] == 600
     assert auc["combined"] > auc["sbert_cos"]
     assert auc["combined"] > auc["bertscore_f1"]
+
+
+@pytest.mark.parametrize("fmt", ["stsb", "mrpc", "paws", "clotho"])
+def test_a_pair_file_that_is_not_utf8_is_one_clear_error(tmp_path, config, fmt):
+    f = tmp_path / "pairs.tsv"
+    f.write_bytes("1\tA caf\u00e9 .\tThe caf\u00e9 .\t1\n".encode("latin-1"))
+    with pytest.raises(RobustclapError, match=r"is not UTF-8 text \(byte 7"):
+        load_pairs(f, fmt, config)
+
+
+def test_malformed_rows_are_counted_with_their_line(tmp_path, config):
+    paws = tmp_path / "dev.tsv"
+    paws.write_text("id\tsentence1\tsentence2\tlabel\n"  # header: not a malformed row
+                    "1\tA met B .\tB met A .\t0\n"
+                    "2\tonly two columns\n"
+                    "3\tA left .\tA went away .\tyes\n"
+                    f"4\t{'x' * 140_000}\ty .\t1\n"  # over the csv module's field limit
+                    "5\t \tA went away .\t1\n"
+                    "6\tA left .\tA went away .\t1\n", encoding="utf-8")
+    pairs = load_pairs(paws, "paws", config)
+    assert pairs.labels == [0, 1]
+    assert [(s["line"], s["reason"]) for s in pairs.skipped] == [
+        (3, "2 tab-separated column(s), expected 4"), (4, "label 'yes' is not 0 or 1"),
+        (5, "field larger than field limit (131072)"), (6, "empty sentence")]
+    stsb = tmp_path / "sts.csv"
+    stsb.write_text("main-captions\tMSRvid\t2012\t1\t4.5\tA dog runs.\tA dog is running.\n"
+                    "main-captions\tMSRvid\t2012\t2\tnan\tA man sings.\tA cat sleeps.\n"
+                    "main-captions\tMSRvid\t2012\t3\t7\tA man sings.\tA cat sleeps.\n"
+                    "main-captions\tMSRvid\t2012\t4\t0.5\tA man sings.\tA cat sleeps.\n"
+                    "main-news\tshort row\n", encoding="utf-8")
+    pairs = load_pairs(stsb, "stsb", config, limit=2)
+    assert [s["line"] for s in pairs.skipped] == [2, 3, 5]  # kept through --limit
+    mrpc = tmp_path / "train.tsv"
+    mrpc.write_text("\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t1\t2\tA.\tB.\n"
+                    "2\t3\t4\tC.\tD.\n0\t5\t6\tE.\tF.\n", encoding="utf-8")
+    assert [s["line"] for s in load_pairs(mrpc, "mrpc", config).skipped] == [3]
+    clotho = tmp_path / "dev.csv"
+    clotho.write_text("file_name,caption_1,caption_2\na.wav,one,two\nb.wav,only one,\n"
+                      "c.wav,three,four\n", encoding="utf-8")
+    assert load_pairs(clotho, "clotho", config).skipped == [
+        {"line": 3, "reason": "fewer than two captions"}]
+
+
+def test_single_class_pairs_are_refused_not_calibrated(tmp_path, config):
+    f = tmp_path / "dev.tsv"
+    f.write_text("1\tA left .\tA went away .\t1\n2\tA met B .\tA saw B .\t1\n", encoding="utf-8")
+    with pytest.raises(RobustclapError, match=r"all 2 labelled pairs are paraphrases \(label "
+                                              r"1\); calibration needs both"):
+        load_pairs(f, "paws", config)
+    f.write_text("1\tA left .\tA went away .\t1\n2\tA met B .\tB met A .\t0\n"
+                 "3\tA sang .\tA cat slept .\t0\n", encoding="utf-8")
+    seed0 = config.model_copy(update={"calibration": config.calibration.model_copy(
+        update={"seed": 0})})  # seed 0 draws rows 2 and 3 of 3: a one-class subset
+    with pytest.raises(RobustclapError, match="are non-paraphrases"):
+        load_pairs(f, "paws", seed0, limit=2)
+
+
+def test_report_counts_skipped_rows_and_advances_progress(tmp_path, config, scoring):
+    f = tmp_path / "dev.tsv"
+    f.write_text("1\tA dog barks .\tA dog is barking .\t1\n2\tA man sings .\tA car passes .\t0\n"
+                 "3\tbroken row\n4\tRain falls .\tIt is raining .\t1\n"
+                 "5\tA bell rings .\tWaves crash .\t0\n", encoding="utf-8")
+    done: list[int] = []
+    report = calibrate(f, "paws", config, scoring, advance=done.append)
+    assert report["n_pairs"] == 4 and sum(done) == 4
+    assert report["skipped"] == [{"line": 3, "reason": "2 tab-separated column(s), expected 4"}]
+    assert "Skipped 1 malformed row(s): line 3: 2 tab-separated column(s)" in markdown(report)

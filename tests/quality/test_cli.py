@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
 
+from rich.console import Console
 from typer.testing import CliRunner
 
+from pipeline import progress
 from pipeline.cli import app
+from pipeline.cli_options import QUIET_ENV
 from pipeline.schema import CORPUS, read_table
 
 runner = CliRunner()
@@ -21,11 +25,18 @@ def test_gate_and_calibrate_have_help():
         assert option in result.output
 
 
-def test_gate_command_writes_the_corpus(generated, gated, tmp_path):
+def test_gate_command_writes_the_corpus(generated, gated, tmp_path, monkeypatch):
     out, first = gated
+    bars = io.StringIO()  # the progress bars, as a terminal would show them
+    monkeypatch.delenv(QUIET_ENV, raising=False)
+    monkeypatch.setattr(progress, "Console",
+                        lambda **kw: Console(file=bars, force_terminal=True, width=160))
     result = runner.invoke(app, ["gate", "--input", str(generated), "--out", str(tmp_path / "c"),
                                  "--cache-dir", str(out)])
     assert result.exit_code == 0, result.output
+    shown = bars.getvalue()
+    assert "gate: score" in shown and "pairs/s" in shown and "ETA" in shown
+    assert "gate: decide" in shown and f"{first.candidates}/{first.candidates}" in shown
     counts = json.loads(result.stdout[result.stdout.index("{"):])
     assert counts["scores_computed"] == 0  # every score came from the shared cache
     assert counts["accepted"] == first.accepted
@@ -50,3 +61,38 @@ def test_user_errors_are_one_clear_line(tmp_path):
     )
     assert proc.returncode == 2
     assert "invalid gate config" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _calibrate(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipeline", "calibrate", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_calibrate_bad_pair_files_are_one_clear_line(tmp_path):
+    latin = tmp_path / "latin1.tsv"
+    latin.write_bytes("1\tA caf\u00e9 .\tThe caf\u00e9 .\t1\n".encode("latin-1"))
+    proc = _calibrate("--pairs", str(latin), "--format", "paws")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"{latin} is not UTF-8 text (byte 7" in proc.stderr
+    one_class = tmp_path / "pos.tsv"
+    one_class.write_text("1\tA left .\tA went away .\t1\n2\tA broken row\n"
+                         "3\tA met B .\tA saw B .\t1\n", encoding="utf-8")
+    proc = _calibrate("--pairs", str(one_class), "--format", "paws")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "all 2 labelled pairs are paraphrases (label 1)" in proc.stderr
+    assert proc.stdout == ""  # no thresholds suggested
+
+
+def test_calibrate_refuses_to_replace_its_output(tmp_path):
+    report = tmp_path / "report.json"
+    report.write_text("{}", encoding="utf-8")
+    for flag in ("--out", "--fit"):
+        res = runner.invoke(app, ["calibrate", "--pairs", str(tmp_path / "none.tsv"),
+                                  "--format", "candidates", flag, str(report)])
+        assert res.exit_code != 0 and f"{flag} {report} already exists; pass --overwrite" in str(
+            res.exception)
+    assert report.read_text(encoding="utf-8") == "{}"
+    # with --overwrite the command goes on (and stops at the missing pair file)
+    res = runner.invoke(app, ["calibrate", "--pairs", str(tmp_path / "none.tsv"), "--format",
+                              "paws", "--out", str(report), "--overwrite"])
+    assert "pair file not found" in str(res.exception)

@@ -252,3 +252,26 @@ def test_duplicates_are_found_whichever_range_holds_them(tmp_path, case):
     write_table(CANDIDATES, rows[-1:], tmp_path / "g" / "candidates" / "part-00001.parquet")
     with pytest.raises(RobustclapError, match="1 duplicate"):
         run_gate(tmp_path / "g", tmp_path / "out", load_config(), sort_rows=2)
+
+
+def test_progress_hook_sees_every_pair_and_row(generated, gated, tmp_path):
+    """One bar for the scoring pass (distinct pairs), one for the decisions (candidate rows)."""
+    from contextlib import contextmanager
+
+    out, first = gated
+    bars: dict[str, tuple[int, str, list[int]]] = {}
+
+    @contextmanager
+    def progress(label, total, unit):
+        done: list[int] = []
+        bars[label] = (total, unit, done)
+        yield done.append
+
+    run_gate(generated, tmp_path / "c", load_config(), cache_path=out / "score_cache.sqlite",
+             batch_rows=3, progress=progress)
+    total, unit, done = bars["gate: decide"]
+    assert unit == "rows" and total == sum(done) == first.candidates and len(done) > 1
+    total, unit, done = bars["gate: score"]
+    distinct = pq.read_table(generated / "candidates").to_pandas().query("status == 'ok'")
+    assert unit == "pairs" and total == sum(done) == len(
+        distinct.dropna(subset=["paraphrase"]).drop_duplicates(["caption", "paraphrase"]))
