@@ -31,8 +31,11 @@ def register(app: typer.Typer) -> None:
         corpus_dir: Annotated[Path, typer.Argument(help="corpus folder holding v1, v2, ...")],
         out: Annotated[Path, typer.Option(help="HTML file to write")] = Path("report.html"),
         version: Annotated[int | None, typer.Option(help="version number (default: latest)")] = None,
+        overwrite: Annotated[bool, typer.Option(help="replace an existing --out file")] = False,
     ) -> None:
         """Write the overview of a corpus version as one self-contained HTML file."""
         from dashboard.report import write_report
+        from pipeline.cli_options import refuse_replace
 
+        refuse_replace(out, "--out", overwrite)
         typer.echo(str(write_report(corpus_dir, out, version)))

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from pipeline.cli_options import refuse_replace
 from pipeline.errors import RobustclapError
 
 THREADS_HELP = "torch CPU threads (default: torch's choice; 1 is faster when other jobs share " \
@@ -99,6 +100,8 @@ def register(app: typer.Typer) -> None:
             "best-ranked one.")] = False,
         out: Annotated[Path | None, typer.Option(
             "--out", "-o", help="Write the results JSON here.")] = None,
+        overwrite: Annotated[bool, typer.Option(
+            "--overwrite", help="Replace an existing --out file.")] = False,
         device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
         batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Clips per audio "
                                                 "encoder pass.")] = 16,
@@ -110,6 +113,7 @@ def register(app: typer.Typer) -> None:
         queries, the drop from original to each level, and zero-shot accuracy on an ESC-50
         style folder. With --compare, two models side by side (before → after).
         """
+        refuse_replace(out, "--out", overwrite)
         set_threads(threads)
         _quiet_transformers()
         from rich.console import Console

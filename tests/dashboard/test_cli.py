@@ -37,9 +37,24 @@ def test_report_of_an_older_version_and_errors(corpus: Path, tmp_path: Path) -> 
                          ).exit_code == 0
     html = out.read_text(encoding="utf-8")
     assert "Overview (v1)" in html and "No fine-tuning results" in html
-    res = runner.invoke(app, ["report", str(tmp_path), "--out", str(out)])
+    res = runner.invoke(app, ["report", str(tmp_path), "--out", str(out), "--overwrite"])
     assert isinstance(res.exception, RobustclapError)
     assert "no published corpus" in str(res.exception)
+
+
+def test_report_refuses_to_replace_a_file_without_overwrite(corpus: Path, tmp_path: Path
+                                                            ) -> None:
+    out = tmp_path / "report.html"
+    out.write_text("earlier report", encoding="utf-8")
+    res = runner.invoke(app, ["report", str(corpus), "--out", str(out)])
+    assert isinstance(res.exception, RobustclapError)
+    assert f"--out {out} already exists; pass --overwrite" in str(res.exception)
+    assert out.read_text(encoding="utf-8") == "earlier report"
+    res = runner.invoke(app, ["report", str(corpus), "--out", str(tmp_path), "--overwrite"])
+    assert "is a folder" in str(res.exception)  # a folder is never replaced
+    assert runner.invoke(app, ["report", str(corpus), "--out", str(out), "--overwrite"]
+                         ).exit_code == 0
+    assert "Overview (v2)" in out.read_text(encoding="utf-8")
 
 
 def test_page_shows_drift_when_comparing(corpus: Path) -> None:

@@ -27,7 +27,7 @@ def run(app, *args: str):
 def test_help_lists_the_flags(app):
     for cmd, flags in {"train": ["--config", "--resume", "--stop-after", "--max-steps"],
                        "evaluate": ["--model", "--audio", "--captions", "--corpus",
-                                    "--zero-shot", "--compare", "--out"],
+                                    "--zero-shot", "--compare", "--out", "--overwrite"],
                        "tiny-clap": ["FOLDER"]}.items():
         result = run(app, cmd, "--help")
         assert result.exit_code == 0
@@ -43,6 +43,17 @@ def test_bad_config_is_one_line_without_traceback(tmp_path):
     assert result.returncode == 2
     assert "batch_size" in result.stderr and "data: Field required" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_evaluate_refuses_to_replace_its_output(app, tmp_path):
+    out = tmp_path / "results.json"
+    out.write_text("{}")
+    args = ["evaluate", "--model", tmp_path / "none", "--audio", tmp_path,
+            "--captions", tmp_path, "--out", out]
+    result = run(app, *args)  # refused before any model or audio is read
+    assert result.exit_code != 0
+    assert f"--out {out} already exists; pass --overwrite" in str(result.exception)
+    assert out.read_text() == "{}"
 
 
 def test_tiny_clap_train_and_compare(app, tmp_path, generated_audio, generated_tables):
