@@ -25,6 +25,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from quality.event_details import (
+    argument,
+    attribute_moves,
+    count_changes,
+    counts,
+    grammatical_number,
+    modified,
+    number_changes,
+    run_on,
+    slot_changes,
+)
 from quality.lexical import is_content, lemma
 
 if TYPE_CHECKING:
@@ -61,6 +72,11 @@ class Unit:
     stem: str
     pos: str
     event: int | None  # token index of its action (the verb or event noun it hangs on)
+    form: str = ""  # the word as written, lower case
+    number: str | None = None  # grammatical number of a noun: "Sing", "Plur" or unknown
+    number_by_det: bool = False  # that number is stated by a determiner or numeral
+    arg: tuple[int, str] | None = None  # (verb, "source"/"object"/"oblique") it is an argument of
+    modifies: int | None = None  # token index of the noun or verb it modifies (amod, advmod, ...)
 
 
 @dataclass(frozen=True)
@@ -84,6 +100,8 @@ class Scene:
     # every content word in text order, neutral ones too, as lemma/relation/head lemma
     sequence: tuple[str, ...] = ()
     words: frozenset[str] = field(default_factory=frozenset)
+    counts: tuple[tuple[int, int], ...] = ()  # (how many, token index of what it counts)
+    run_on: bool = False  # two finite clauses glued with no conjunction or punctuation
 
 
 def _source(tok: Token, seen: int = 0) -> Token | None:
@@ -142,8 +160,12 @@ def scene(doc: Doc, neutral: frozenset[str]) -> Scene:
         if _neutral(tok, neutral):
             continue
         action = _action_of(tok)
+        number, by_det = grammatical_number(tok)
+        if any(c.dep_ in _SOURCE_DEPS for c in tok.children):
+            number = None  # a noun with a subject is a verb spaCy mis-tagged ("bird chirps")
         units.append(Unit(tok.i, lem, stem(tok.lower_), tok.pos_,
-                          None if action is None else action.i))
+                          None if action is None else action.i, tok.lower_, number, by_det,
+                          argument(tok), modified(tok)))
     content_i = {u.i for u in units}
     events = []
     for tok in doc:
@@ -169,8 +191,9 @@ def scene(doc: Doc, neutral: frozenset[str]) -> Scene:
         # a subordinate clause with no main clause: "While sheep are bleating and ..."
         or (root is not None and any(c.dep_ == "mark" for c in root.children))
     )
-    return Scene(tuple(units), tuple(events), len(sents), definition, dangling,
-                 tuple(sequence), frozenset(u.lemma for u in units))
+    glued = run_on(doc)
+    return Scene(tuple(units), tuple(events), len(sents), definition, dangling or glued,
+                 tuple(sequence), frozenset(u.lemma for u in units), counts(doc), glued)
 
 
 @dataclass(frozen=True)
@@ -290,7 +313,18 @@ def align(orig: Scene, cand: Scene, matcher: Matcher | None = None) -> Alignment
     words_c = {u.i: u.lemma for u in cand.units}
     synonyms = [[u.lemma, words_c[pairs[u.i]], round(sims[u.i], 3)] for u in orig.units
                 if how.get(u.i) == "synonym"]
+    back: dict[int, list[int]] = {}
+    for o, c in pairs.items():
+        back.setdefault(c, []).append(o)
     roles = _role_changes(orig, cand, pairs)
+    seen = {(r["action"], r["slot"], r["candidate"]) for r in roles}
+    for found in (slot_changes(orig, cand, pairs, back), number_changes(orig, cand, pairs),
+                  attribute_moves(orig, cand, pairs, back),
+                  count_changes(orig, cand, pairs, back)):
+        for r in found:
+            if (r["action"], r["slot"], r["candidate"]) not in seen:
+                seen.add((r["action"], r["slot"], r["candidate"]))
+                roles.append(r)
     extra = max(0, cand.sentences - orig.sentences)
     definition = cand.copular_definition and not orig.copular_definition
     fragment = cand.dangling and not orig.dangling
@@ -301,6 +335,8 @@ def align(orig: Scene, cand: Scene, matcher: Matcher | None = None) -> Alignment
         detail["definition"] = True
     if fragment:
         detail["fragment"] = True
+        if cand.run_on and not orig.run_on:
+            detail["run_on"] = True
     return Alignment(
         align_missing=len(missing), align_added=len(added), align_synonyms=len(synonyms),
         align_synonym_sim=min(sims.values(), default=1.0),

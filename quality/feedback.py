@@ -2,8 +2,9 @@
 
 A (caption, level) with no accepted candidate is regenerated; its next prompt shows the model
 its best rejected rewrite and this text ("it dropped 'rain' and added 'thunder'"). Only what the
-gate measured is said: dropped and added words from the event alignment, changed roles, the
-failed gates by name. A candidate that failed generation (no text) gives no feedback.
+gate measured is said: dropped and added words from the event alignment, changed roles, counts
+and attributes, the failed gates by name. A candidate that failed generation (no text) gives
+no feedback.
 """
 
 from __future__ import annotations
@@ -54,6 +55,23 @@ def _in(word: str, text: str) -> bool:
     return re.search(rf"\b{re.escape(word)}", text, re.IGNORECASE) is not None
 
 
+def _role(role: dict[str, Any]) -> str:
+    """One finding of the event alignment (events.py, event_details.py) in words."""
+    word, slot = role["action"], role.get("slot")
+    was, now = role.get("caption", ""), role.get("candidate", "")
+    if slot == "number":
+        number = {"sing": "singular", "plur": "plural"}
+        return f"it makes '{word}' {number.get(now, now)} where the caption has it " \
+            f"{number.get(was, was)}"
+    if slot == "attribute":
+        return f"it moves '{word}' from '{was}' to '{now}'"
+    if slot == "count" and was:
+        return f"it does not keep '{word}' happening {was} time(s)"
+    if slot == "count":
+        return f"it adds a count ({now}) to '{word}' that the caption does not give"
+    return f"it changes who or what does '{word}'"
+
+
 def describe(failed: list[str], alignment: str | None, caption: str = "") -> str:
     """One short paragraph: alignment findings first (concrete words), then other gates.
     An "added" word that the caption has is a repetition, not a new sound: said as such."""
@@ -72,10 +90,12 @@ def describe(failed: list[str], alignment: str | None, caption: str = "") -> str
         parts.append(f"it added {_quoted(added)}, which the caption does not say")
     if repeated:
         parts.append(f"it repeats {_quoted(repeated)}")
-    for role in detail.get("roles") or []:
-        if isinstance(role, dict) and role.get("action"):
-            parts.append(f"it changes who or what does '{role['action']}'")
-            break
+    for role in (detail.get("roles") or [])[:2]:
+        said = _role(role) if isinstance(role, dict) and role.get("action") else ""
+        if said and said not in parts:
+            parts.append(said)
+    if detail.get("run_on"):
+        parts.append("it glues two clauses together without 'and' or a comma")
     for name in failed:
         if name in _FROM_ALIGNMENT and detail and name not in ("extra_sentences", "definition",
                                                                "fragment"):

@@ -24,7 +24,7 @@ from quality.text import words
 # Code versions, part of each scorer's cache identity: bump one whenever a change to its code
 # (lexical.py / facts.py, or degenerate.py) can change a stored score, so old cache entries
 # are not reused.
-STRUCTURE_VERSION = 9  # 3: event alignment columns; "while" dropped is not an order violation
+STRUCTURE_VERSION = 10  # 10: number, slot, attribute and count changes; run-on clauses
 SURFACE_VERSION = 1
 
 
