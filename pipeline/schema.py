@@ -457,7 +457,7 @@ COLUMN_DOCS: dict[str, str] = {
     col.align_added: "paraphrase content words no caption word matches (repeats included)",
     col.align_synonyms: "caption words matched only through a synonym",
     col.align_synonym_sim: "word cosine of the weakest synonym match (1 when none)",
-    col.align_roles: "sound events whose source or object changed",
+    col.align_roles: "event changes: source, object, number, attribute or count",
     col.extra_sentences: "paraphrase sentences beyond the caption's",
     col.definition: "paraphrase is a definition ('An owl is a creature ...')",
     col.fragment: "paraphrase is cut off mid-sentence",
