@@ -93,3 +93,12 @@ def test_same_looking_number_needs_a_determiner(roles):
 def test_passive_keeps_source_and_object(roles):
     assert not roles("A dog chases a cat across a yard.",
                      "Across a yard, a cat is chased by a dog.")
+
+
+def test_feedback_names_the_change(roles):
+    from quality.feedback import describe
+
+    found = roles(WRONG[5][0], WRONG[5][1]) + roles(WRONG[1][0], WRONG[1][1])
+    said = describe(["event_roles"], json.dumps({"roles": found}))
+    assert "moves 'busy' from 'freeway' to 'street'" in said
+    assert "makes 'bird' singular where the caption has it plural" in said
