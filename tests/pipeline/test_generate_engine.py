@@ -98,7 +98,10 @@ def test_inprocess_generate_rerun_and_incremental(tmp_path, tiny_llm, inprocess_
     for lv in (1, 2):
         src = (REPO / "prompts" / f"level{lv}.yaml").read_text()
         if lv == 2:
-            src = src.replace("You rewrite short audio captions.", "You rewrite audio captions.")
+            changed_src = src.replace("You rewrite audio captions.",
+                                      "You rewrite audio captions for a corpus.")
+            assert changed_src != src, "the level-2 template no longer has the edited sentence"
+            src = changed_src
         (prompts / f"level{lv}.yaml").write_text(src)
     cfg2 = cfg.model_copy(update={"prompt_dir": str(prompts)})
     m4 = run_generate(changed, out, cfg2, backend=inprocess_backend)
