@@ -225,8 +225,15 @@ class GateConfig(_Strict):
 
     @property
     def version(self) -> str:
-        """Content hash of the validated configuration."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """Content hash of the validated configuration and of the scorers' code versions: the
+        same thresholds over changed scoring rules are another gate, and say so."""
+        from quality.scores_semantic import BERTSCORE_VERSION, SBERT_VERSION
+        from quality.scores_structure import STRUCTURE_VERSION, SURFACE_VERSION
+
+        code = {"sbert": SBERT_VERSION, "bertscore": BERTSCORE_VERSION,
+                "structure": STRUCTURE_VERSION, "surface": SURFACE_VERSION}
+        blob = json.dumps({"config": self.model_dump(mode="json"), "code": code},
+                          sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def level(self, level: int) -> LevelGates:
