@@ -77,3 +77,16 @@ def candidate_rows() -> list[dict]:
         for name in CANDIDATES.columns:
             row.setdefault(name, None)
     return rows
+
+
+# Scores of a level-1 candidate that passes every gate except, as each test sets them, the two
+# encoders' (used by the judge and calibrate-candidates tests).
+PASSING_STRUCTURE = {
+    "content_recall": 1.0, "content_novelty": 0.0, "token_edit": 0.5, "structure_edit": 0.5,
+    "number_diff": 0, "negation_diff": 0, "order_violations": 0, "role_swaps": 0,
+    "reattachments": 0, "norm_identical": False, "length_ratio": 1.0, "repeat_frac": 0.0,
+    "english_share": 1.0, "n_sentences": 1, "list_like": False, "meta_text": False,
+    "echo": False, "align_missing": 0, "align_added": 0, "align_synonyms": 0,
+    "align_synonym_sim": 1.0, "align_roles": 0, "extra_sentences": 0, "definition": False,
+    "fragment": False, "same_content": False, "alignment": "{}",
+}

@@ -47,16 +47,9 @@ def test_unreadable_pair_files_are_one_clear_error(tmp_path, content):
         load_labelled(f)
 
 
-def _rows_and_scores():
+def _rows_and_scores(case):
     """Level-1 rows whose SBERT/BERTScore alone separate meaning (other gates pass)."""
-    base = {"content_recall": 1.0, "content_novelty": 0.0, "token_edit": 0.5,
-            "structure_edit": 0.5, "number_diff": 0, "negation_diff": 0, "order_violations": 0,
-            "role_swaps": 0, "reattachments": 0, "norm_identical": False, "length_ratio": 1.0,
-            "repeat_frac": 0.0, "english_share": 1.0, "n_sentences": 1, "list_like": False,
-            "meta_text": False, "echo": False, "align_missing": 0, "align_added": 0,
-            "align_synonyms": 0, "align_synonym_sim": 1.0, "align_roles": 0,
-            "extra_sentences": 0, "definition": False, "fragment": False,
-            "same_content": False, "alignment": "{}"}
+    base = case.PASSING_STRUCTURE
     rows, scores = [], []
     for i, (sim, ok) in enumerate([(0.97, True), (0.93, True), (0.9, True), (0.88, False),
                                    (0.86, True), (0.82, False), (0.7, False)]):
@@ -65,8 +58,8 @@ def _rows_and_scores():
     return rows, scores
 
 
-def test_report_counts_precision_recall_and_false_accepts():
-    rows, scores = _rows_and_scores()
+def test_report_counts_precision_recall_and_false_accepts(case):
+    rows, scores = _rows_and_scores(case)
     report = evaluate(rows, scores, load_config(), "synthetic", [])["levels"]["1"]
     # shipped thresholds 0.80: everything but the 0.7 row passes
     assert report["accepted"] == 6 and report["wrong_accepted"] == 2
@@ -76,8 +69,8 @@ def test_report_counts_precision_recall_and_false_accepts():
     assert report["caught_first_by"] == {"sbert": 1}
 
 
-def test_fit_writes_thresholds_that_meet_the_target():
-    rows, scores = _rows_and_scores()
+def test_fit_writes_thresholds_that_meet_the_target(case):
+    rows, scores = _rows_and_scores(case)
     cfg = load_config()
     fitted, chosen = fit(rows, scores, cfg)
     assert chosen["1"]["goal_met_on_these_rows"]

@@ -28,16 +28,6 @@ class ScriptedBackend:
         pass
 
 
-PASSING = {"content_recall": 1.0, "content_novelty": 0.0, "token_edit": 0.5,
-           "structure_edit": 0.5, "number_diff": 0, "negation_diff": 0, "order_violations": 0,
-           "role_swaps": 0, "reattachments": 0, "norm_identical": False, "length_ratio": 1.0,
-           "repeat_frac": 0.0, "english_share": 1.0, "n_sentences": 1, "list_like": False,
-           "meta_text": False, "echo": False, "align_missing": 0, "align_added": 0,
-           "align_synonyms": 0, "align_synonym_sim": 1.0, "align_roles": 0,
-           "extra_sentences": 0, "definition": False, "fragment": False,
-           "same_content": False, "alignment": "{}", "sbert_cos": 0.95, "bertscore_f1": 0.95}
-
-
 def _reply(verdict: str, **kw) -> LLMResponse:
     body = {"missing_events": [], "added_events": [], "changed_relations": [],
             "verdict": verdict, **kw}
@@ -53,7 +43,8 @@ def test_replies_are_read_strictly():
     assert parse_reply(LLMResponse('{"verdict": "maybe"}', "stop")).verdict is None
 
 
-def test_judge_gate_caches_and_fails_closed(tmp_path):
+def test_judge_gate_caches_and_fails_closed(tmp_path, case):
+    passing = {**case.PASSING_STRUCTURE, "sbert_cos": 0.95, "bertscore_f1": 0.95}
     backend = ScriptedBackend({"hops": _reply(DIFFERENT, missing_events=["hoot"]),
                                "steadily, while": _reply(SAME),
                                "garbled": LLMResponse("{", "length")})
@@ -65,13 +56,13 @@ def test_judge_gate_caches_and_fails_closed(tmp_path):
     texts = ["The cricket chirps steadily, while the owl hops once.",
              "The crickets chirp steadily, while an owl hoots once.",
              "garbled", "never judged"]
-    items = [(caption, t, 1, dict(PASSING), []) for t in texts[:3]]
-    items.append((caption, texts[3], 1, dict(PASSING), ["sbert"]))
+    items = [(caption, t, 1, dict(passing), []) for t in texts[:3]]
+    items.append((caption, texts[3], 1, dict(passing), ["sbert"]))
     apply_judge(judge, items, cfg)
     assert [it[4] for it in items] == [["judge"], [], ["judge"], ["sbert"]]
     assert backend.requests == 3
     assert json.loads(items[0][3]["judge_detail"])["missing"] == ["hoot"]
-    again = [(caption, t, 1, dict(PASSING), []) for t in texts[:2]]
+    again = [(caption, t, 1, dict(passing), []) for t in texts[:2]]
     apply_judge(judge, again, cfg)
     assert backend.requests == 3  # both answers came from the cache
     assert judge.judge([(caption, texts[2], 1)])[0].verdict is None  # read again: still fails
