@@ -117,15 +117,22 @@ def _connect(tmp_dir: Path, memory_limit: str) -> Any:
 _SCORED = f"{col.status} = '{status.ok}' AND {col.paraphrase} IS NOT NULL"
 
 
-def _distinct_pairs(con: Any, files: list[str], parts: list[Range]) -> int:
-    """Pass 1's total for the progress bar, counted range by range (bounded memory)."""
+def _count_by_range(con: Any, files: list[str], parts: list[Range], key: str, select: str,
+                    where: str = "TRUE") -> int:
+    """A count query summed over key ranges (bounded memory). fetchall, not fetchone: DuckDB
+    refuses the next query while a result is still open."""
     n = 0
     for part in parts:
-        cond, params = range_filter(col.caption, part)
-        n += con.execute(
-            f"SELECT count(DISTINCT ({col.caption}, {col.paraphrase})) FROM read_parquet(?) "
-            f"WHERE {_SCORED} AND {cond}", [files, *params]).fetchall()[0][0]
+        cond, params = range_filter(key, part)
+        n += con.execute(f"SELECT {select} FROM read_parquet(?) WHERE {where} AND {cond}",
+                         [files, *params]).fetchall()[0][0]
     return n
+
+
+def _distinct_pairs(con: Any, files: list[str], parts: list[Range]) -> int:
+    """Pass 1's total for the progress bar."""
+    return _count_by_range(con, files, parts, col.caption,
+                           f"count(DISTINCT ({col.caption}, {col.paraphrase}))", _SCORED)
 
 
 def _score_pass(con: Any, files: list[str], scoring: Scoring, parts: list[Range],
@@ -250,14 +257,9 @@ def run_gate(input_dir: str | Path, out_dir: str | Path, config: GateConfig,
 
 def _duplicates(con: Any, files: list[str], parts: list[Range]) -> int:
     """Rows that repeat a (caption_id, level, candidate), counted range by range."""
-    dupes = 0
-    for part in parts:
-        cond, params = range_filter(col.caption_id, part)
-        dupes += con.execute(
-            f"SELECT count(*) - count(DISTINCT ({col.caption_id}, {col.level}, "
-            f"{col.candidate})) FROM read_parquet(?) WHERE {cond}", [files, *params],
-        ).fetchone()[0]
-    return dupes
+    return _count_by_range(
+        con, files, parts, col.caption_id,
+        f"count(*) - count(DISTINCT ({col.caption_id}, {col.level}, {col.candidate}))")
 
 
 def _run(con: Any, files: list[str], input_dir: Path, out_dir: Path, config: GateConfig,
