@@ -1,6 +1,7 @@
 """One paraphrase run, stage by stage, in a process that may be SIGKILLed at any moment.
 
-`python -m bench.chaos_run CONFIG` runs what the `robustclap-paraphrase` flow runs (the same
+`python -m robustclap.bench.chaos_run CONFIG` runs what the `robustclap-paraphrase` flow runs
+(the same
 functions: ingest + generate, gate, regeneration rounds, publish) without the Prefect engine,
 whose temporary server start (~30 s) would dominate twenty kill-and-rerun cycles on 2 cores.
 It prints `PHASE <name>` before each stage so the killer can aim at generate, gate or publish.
@@ -12,9 +13,9 @@ import json
 import sys
 from pathlib import Path
 
-from flows.config import RunConfig, load_run_config
-from flows.publish import publish
-from pipeline.ingest import ColumnMapping
+from robustclap.flows.config import RunConfig, load_run_config
+from robustclap.flows.publish import publish
+from robustclap.pipeline.ingest import ColumnMapping
 
 PHASES = ("generate", "gate", "publish")
 
@@ -25,9 +26,9 @@ def phase(name: str) -> None:
 
 def run_stages(rc: RunConfig) -> dict:
     """ingest + generate → gate → ≤ regenerate_rounds × (generate + gate) → publish."""
-    from pipeline.runner import run_generate
-    from quality.config import load_config
-    from quality.gate import run_gate
+    from robustclap.pipeline.runner import run_generate
+    from robustclap.quality.config import load_config
+    from robustclap.quality.gate import run_gate
 
     gen_dir, gate_dir = rc.work_dir / rc.name / "generated", rc.work_dir / rc.name / "gated"
     for f in (gen_dir / "candidates").glob("r*.parquet"):  # as the flow: rounds ≥ 1 are redone

@@ -32,10 +32,11 @@ def register(app: typer.Typer) -> None:
         import tempfile
         import time
 
-        from bench.harness import machine_info, write_report
-        from bench.registry import resolve, run_one
-        from pipeline.cli import _engine_args
-        from pipeline.errors import RobustclapError
+        from robustclap.bench.harness import machine_info, write_report
+        from robustclap.bench.registry import resolve, run_one
+
+        from robustclap.cli_options import engine_args
+        from robustclap.contracts.errors import RobustclapError
 
         try:
             chosen = resolve(names)
@@ -46,7 +47,7 @@ def register(app: typer.Typer) -> None:
         opts = {"repeats": repeats, "size": size, "model": model, "captions": captions,
                 "max_tokens": max_tokens, "gate_rows": gate_rows,
                 "memory_rows": [int(x) for x in memory_rows.split(",")] if memory_rows else None,
-                "engine_args": _engine_args(engine_arg), "rounds": rounds, "out": out,
+                "engine_args": engine_args(engine_arg), "rounds": rounds, "out": out,
                 "temperatures": [float(t) for t in temperatures.split(",")] if temperatures else None,
                 "level2_source": level2_source}
         started = time.time()

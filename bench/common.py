@@ -58,7 +58,7 @@ def model_path(opts: dict, workdir: Path) -> str:
     if opts.get("model"):
         return str(opts["model"])
     if "tiny" not in _MODEL:
-        from pipeline.tiny_model import build_tiny_llama
+        from robustclap.pipeline.tiny_model import build_tiny_llama
 
         _MODEL["tiny"] = str(build_tiny_llama(workdir.parent / "tiny-llm"))
     return _MODEL["tiny"]
@@ -73,7 +73,7 @@ def inprocess_engine(opts: dict, workdir: Path):
     returns (backend, start seconds of the first start)."""
     import time
 
-    from pipeline.llm.inprocess import InProcessBackend
+    from robustclap.pipeline.llm.inprocess import InProcessBackend
 
     model = model_path(opts, workdir)
     key = (model, tuple(sorted(engine_args(opts).items())))

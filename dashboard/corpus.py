@@ -13,10 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from robustclap.flows.publish import versions
+from robustclap.flows.version_check import (
+    BrokenVersion,
+    check_version,
+    latest_target,
+    verify_version,
+)
 
-from flows.publish import versions
-from flows.version_check import BrokenVersion, check_version, latest_target, verify_version
-from pipeline.errors import RobustclapError
+from robustclap.contracts.errors import RobustclapError
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+from robustclap.dashboard import queries
+from robustclap.dashboard.corpus import Version
 
-from dashboard import queries
-from dashboard.corpus import Version
-from pipeline.schema import col
+from robustclap.contracts.schema import col
 
 
 @dataclass

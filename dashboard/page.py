@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from html import escape
 from typing import Any
 
-from dashboard import charts
-from dashboard.overview import Overview
-from dashboard.queries import DIST_SCORES, Filters
+from robustclap.dashboard import charts
+from robustclap.dashboard.overview import Overview
+from robustclap.dashboard.queries import DIST_SCORES, Filters
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:0 1.5rem 2rem;color:#222}

@@ -2,7 +2,8 @@
 
 Each function takes a DuckDB connection and parameters and returns small Python values: the
 aggregation happens in DuckDB, so a corpus of millions of rows is never loaded into pandas.
-Values always travel as bound parameters; only column names from `pipeline.schema.col` and
+Values always travel as bound parameters; only column names from
+`robustclap.contracts.schema.col` and
 fixed keywords are written into the SQL text.
 """
 
@@ -12,10 +13,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import duckdb
+from robustclap.dashboard.corpus import Version
+from robustclap.quality.decide import ALL_GATES, EMPTY, GENERATION_FAILED
 
-from dashboard.corpus import Version
-from pipeline.schema import col, status
-from quality.decide import ALL_GATES, EMPTY, GENERATION_FAILED
+from robustclap.contracts.schema import col, status
 
 # Scores drawn as distributions: (column, label).
 DIST_SCORES: tuple[tuple[str, str], ...] = (

@@ -1,7 +1,8 @@
 """A generated corpus version with realistic captions and plausible scores.
 
 Used by the tests (small) and by the overview benchmark (1,000,000 candidate rows). It writes
-exactly the files `flows.publish` puts in a version, through `pipeline.schema.write_table`, so
+exactly the files `flows.publish` puts in a version, through
+`robustclap.contracts.schema.write_table`, so
 the dashboard reads it like a real corpus. Generation uses numpy/pandas: only the dashboard
 itself must stay within DuckDB.
 """
@@ -15,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from robustclap.flows.version_check import file_entries
+from robustclap.quality.config import default_config_text
 
-from flows.version_check import file_entries
-from pipeline.schema import (
+from robustclap.contracts.schema import (
     CANDIDATES,
     CAPTIONS,
     CORPUS,
@@ -28,7 +30,6 @@ from pipeline.schema import (
     status,
     write_table,
 )
-from quality.config import default_config_text
 
 # (original, level 1: same words restructured, level 2: new words)
 EXAMPLES: tuple[tuple[str, str, str], ...] = (

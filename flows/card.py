@@ -3,7 +3,7 @@
 The YAML header carries what the Hub and `datasets` use: licence, language, task categories,
 size and `configs:` (accepted / rejected / candidates, one file per split). The body says what
 the data is, from which input, model, prompts and gates, with counts and every column's
-meaning taken from `pipeline.schema`. It names no local path: a card is read elsewhere.
+meaning taken from `robustclap.contracts.schema`. It names no local path: a card is read elsewhere.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+from robustclap.flows.hub_files import ConfigFiles, ordered_splits
 
-from flows.hub_files import ConfigFiles, ordered_splits
-from pipeline.schema import COLUMN_DOCS
+from robustclap.contracts.schema import COLUMN_DOCS
 
 # Licence of the captions of each known input (the paraphrases derive from them).
 # (Hub license id, license_name, license_link); None fields are left out of the header.

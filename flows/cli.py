@@ -11,7 +11,7 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from flows.hub_cli import register as register_hub
+    from robustclap.flows.hub_cli import register as register_hub
 
     register_hub(app)  # publish, export, push
 
@@ -32,10 +32,10 @@ def register(app: typer.Typer) -> None:
         No Prefect server is needed: Prefect starts its own temporary local one.
         """
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
-        from flows.run_checks import prefect_env_defaults
+        from robustclap.flows.run_checks import prefect_env_defaults
 
         prefect_env_defaults()  # before anything reads Prefect's settings
-        from flows.config import load_run_config
+        from robustclap.flows.config import load_run_config
 
         overrides = {"generate.model": model, "generate.base_url": base_url,
                      "generate.sampling.max_tokens": max_tokens, "finetune.enabled": finetune,
@@ -45,15 +45,15 @@ def register(app: typer.Typer) -> None:
         rc = load_run_config(config, overrides)  # errors surface before Prefect starts
         if api_key:  # through the environment, never a flow parameter Prefect would store
             os.environ[rc.generate.api_key_env] = api_key
-        from flows.run_checks import check_run, prefect_start_errors
+        from robustclap.flows.run_checks import check_run, prefect_start_errors
 
         check_run(rc)  # every file the run needs, before Prefect or an engine starts
         if not rc.generate.base_url:
-            from pipeline.llm.model_ref import resolve_model
+            from robustclap.pipeline.llm.model_ref import resolve_model
 
             resolve_model(rc.generate.model, rc.generate.revision)  # offline: fail at once
-        from flows.finetune import finetune_flow
-        from flows.paraphrase import run_paraphrase, summary_line
+        from robustclap.flows.finetune import finetune_flow
+        from robustclap.flows.paraphrase import run_paraphrase, summary_line
 
         clean = {k: v for k, v in overrides.items() if v is not None}
         with prefect_start_errors():
@@ -72,6 +72,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the deployments: paraphrase on the config's cron schedule, fine-tune on each
         `robustclap.corpus.published` event (needs PREFECT_API_URL: `prefect server start`)."""
-        from flows.serve import serve_config
+        from robustclap.flows.serve import serve_config
 
         serve_config(config)

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from robustclap.pipeline.config import GenerateConfig
+from robustclap.pipeline.ingest import FORMATS
 
-from pipeline.config import GenerateConfig
-from pipeline.errors import RobustclapError
-from pipeline.ingest import FORMATS
-from pipeline.yaml_load import read_yaml
+from robustclap.contracts.config import read_yaml
+from robustclap.contracts.errors import RobustclapError
 
 # A corpus name is one folder name: `..` or `.` would make the corpus root a parent folder.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"

@@ -10,8 +10,9 @@ import os
 import shutil
 from pathlib import Path
 
-from flows.publish import latest
-from pipeline.errors import RobustclapError
+from robustclap.flows.publish import latest
+
+from robustclap.contracts.errors import RobustclapError
 
 # what an exported / pushed version holds (relative to the version folder)
 EXPORT_PATTERNS = ("README.md", "data/**/*.parquet", "gate_config.yaml", "summary.md")

@@ -8,29 +8,29 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from robustclap.flows.config import apply_dotted, load_run_config
+from robustclap.flows.version_check import read_manifest, verify_version
 
-from flows.config import apply_dotted, load_run_config
-from flows.version_check import read_manifest, verify_version
-from pipeline.errors import RobustclapError
+from robustclap.contracts.errors import RobustclapError
 
 
 @task(name="train")
 def train_task(train_config: str, overrides: dict) -> dict:
-    from training.config import load_config
-    from training.train import train
+    from robustclap.training.config import load_config
+    from robustclap.training.train import train
 
     cfg = load_config(train_config)
     raw = apply_dotted(cfg.model_dump(mode="json"), overrides)
     if overrides.get("max_steps") is not None:  # a step count replaces epochs
         raw["epochs"] = None
-    from training.config import parse_config
+    from robustclap.training.config import parse_config
 
     return train(parse_config(raw, train_config))
 
 
 @task(name="evaluate")
 def evaluate_task(model: str, audio_dir: str, captions: str, corpus: str, split: str) -> dict:
-    from training.evaluate import evaluate_model
+    from robustclap.training.evaluate import evaluate_model
 
     return evaluate_model(model, audio_dir, captions, corpus, split=split)
 
@@ -78,7 +78,7 @@ def finetune_flow(manifest: str, config_path: str) -> dict:
     logger.info("fine-tuning on %s v%s into %s", meta["name"], meta["version"], out)
     summary = train_task(str(ft.train_config), overrides)
     model_dir = summary.get("model_dir") or str(out / "model")
-    from training.config import load_config
+    from robustclap.training.config import load_config
 
     audio_dir = str(ft.audio_dir or load_config(ft.train_config).data.audio_dir)
     result = evaluate_flow(model_dir, manifest, audio_dir, ft.evaluate_split)

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.errors import RobustclapError
+from robustclap.contracts.errors import RobustclapError
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _VERSION_HELP = "version folder (…/NAME/vN) or corpus folder (…/NAME: its latest version)"
@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Publish a generation and gate folder as the next corpus version (what `run` does at
         its end), Hub-ready: README.md card and data/<config>/<split>.parquet."""
-        from flows.stage_publish import publish_stages
+        from robustclap.flows.stage_publish import publish_stages
 
         if not _NAME.match(name):
             raise RobustclapError(f"--name {name!r}: use letters, digits, '_', '.' or '-'")
@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Copy a version's card and data files to a folder `datasets.load_dataset` and
         `huggingface-cli upload` take as they are (no manifests: they hold local paths)."""
-        from flows.export import export_version, resolve_version
+        from robustclap.flows.export import export_version, resolve_version
 
         files = export_version(resolve_version(version, number), to, overwrite=overwrite)
         typer.echo(json.dumps({"path": str(to), "files": len(files)}, indent=2))
@@ -60,6 +60,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Upload a version to the Hugging Face Hub (huggingface_hub's upload_folder; token from
         `hf auth login` or HF_TOKEN). Offline it stops with one message."""
-        from flows.export import push_version, resolve_version
+        from robustclap.flows.export import push_version, resolve_version
 
         typer.echo(push_version(resolve_version(version, number), repo_id, private, revision))

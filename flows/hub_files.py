@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline.schema import (
+from robustclap.contracts.schema import (
     CANDIDATES,
     CORPUS,
     GATE_REJECTED,

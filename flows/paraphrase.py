@@ -20,18 +20,18 @@ from prefect.artifacts import (
 )
 from prefect.concurrency.sync import concurrency
 from prefect.events import emit_event
+from robustclap.flows.card import body as card_body
+from robustclap.flows.config import RunConfig, load_run_config
+from robustclap.flows.publish import publish
+from robustclap.pipeline.config import GenerateConfig
+from robustclap.pipeline.generate import Generator, Shard, run_shards
+from robustclap.pipeline.ingest import ColumnMapping
+from robustclap.pipeline.llm.served import ServedBackend
+from robustclap.pipeline.runner import LazyBackend, run_generate
+from robustclap.pipeline.worker_cache import WorkerCache, merge_worker_caches, worker_cache_path
 
-from flows.card import body as card_body
-from flows.config import RunConfig, load_run_config
-from flows.publish import publish
-from pipeline.config import GenerateConfig
-from pipeline.errors import RobustclapError
-from pipeline.generate import Generator, Shard, run_shards
-from pipeline.ingest import ColumnMapping
-from pipeline.llm.served import ServedBackend
-from pipeline.progress import GenerationUpdate, generation_progress
-from pipeline.runner import LazyBackend, run_generate
-from pipeline.worker_cache import WorkerCache, merge_worker_caches, worker_cache_path
+from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.progress import GenerationUpdate, generation_progress
 
 LLM_LIMIT = "robustclap-llm"  # global concurrency limit on the LLM endpoint (optional)
 PUBLISHED_EVENT = "robustclap.corpus.published"
@@ -76,7 +76,7 @@ GATE_MARKER = ".gate_key"
 
 def _gate_content_key(gen_dir: Path, gate_dir: Path, gate_version: str) -> str:
     """Every candidate shard's content key + the gate config version + where it is written."""
-    from pipeline.schema import META_EXTRA, file_metadata
+    from robustclap.contracts.schema import META_EXTRA, file_metadata
 
     h = hashlib.sha256(f"{gate_version}\x1f{gate_dir.resolve()}".encode())
     for f in sorted((gen_dir / "candidates").glob("*.parquet")):
@@ -97,8 +97,8 @@ def _gate_key(context, params: dict) -> str | None:
 @task(name="gate", cache_key_fn=_gate_key, persist_result=True)
 def gate_task(gen_dir: str, gate_dir: str, gate_version: str, config_path: str | None,
               cache_path: str) -> dict:
-    from quality.config import load_config
-    from quality.gate import run_gate
+    from robustclap.quality.config import load_config
+    from robustclap.quality.gate import run_gate
 
     result = run_gate(gen_dir, gate_dir, load_config(config_path), cache_path=cache_path)
     marker = Path(gate_dir) / GATE_MARKER
@@ -213,7 +213,7 @@ def paraphrase_flow(config_path: str, overrides: dict | None = None) -> dict:
     rc = load_run_config(config_path, overrides)
     gen_dir, gate_dir = rc.work_dir / rc.name / "generated", rc.work_dir / rc.name / "gated"
     _clear_regeneration_rounds(gen_dir)
-    from quality.config import load_config
+    from robustclap.quality.config import load_config
 
     gate_version = load_config(rc.gate_config).version
     cfg_path = str(rc.gate_config) if rc.gate_config else None

@@ -12,8 +12,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from flows.config import RunConfig
-from pipeline.errors import RobustclapError
+from robustclap.flows.config import RunConfig
+
+from robustclap.contracts.errors import RobustclapError
 
 
 def _not_a_file(what: str, path: Path) -> None:
@@ -23,7 +24,7 @@ def _not_a_file(what: str, path: Path) -> None:
 
 def check_run(rc: RunConfig) -> None:
     """Raise one RobustclapError for the first thing the run could not use."""
-    from pipeline.ingest import detect_format
+    from robustclap.pipeline.ingest import detect_format
 
     if not rc.input.is_file():
         raise RobustclapError(f"input: {rc.input} is not a file")
@@ -34,7 +35,7 @@ def check_run(rc: RunConfig) -> None:
     _not_a_file("work_dir", rc.work_dir)
     if rc.gate_config is not None and not rc.gate_config.is_file():
         raise RobustclapError(f"gate_config: {rc.gate_config} is not a file")
-    from quality.config import load_config as load_gate_config
+    from robustclap.quality.config import load_config as load_gate_config
 
     try:
         load_gate_config(rc.gate_config)
@@ -51,7 +52,7 @@ def check_run(rc: RunConfig) -> None:
 
 def _check_finetune(rc: RunConfig) -> None:
     """The training config parses and its audio folder exists (the corpus comes later)."""
-    from training.config import load_config
+    from robustclap.training.config import load_config
 
     ft = rc.finetune
     if ft.train_config is None:

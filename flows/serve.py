@@ -11,11 +11,10 @@ from pathlib import Path
 
 from prefect import serve
 from prefect.events import DeploymentEventTrigger
-
-from flows.config import load_run_config
-from flows.finetune import finetune_flow
-from flows.paraphrase import PUBLISHED_EVENT, paraphrase_flow, task_runner_for
-from flows.run_checks import check_run
+from robustclap.flows.config import load_run_config
+from robustclap.flows.finetune import finetune_flow
+from robustclap.flows.paraphrase import PUBLISHED_EVENT, paraphrase_flow, task_runner_for
+from robustclap.flows.run_checks import check_run
 
 
 def deployments(config_path: str | Path):

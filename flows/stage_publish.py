@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from flows.publish import publish
-from pipeline.errors import RobustclapError
+from robustclap.flows.publish import publish
+
+from robustclap.contracts.errors import RobustclapError
 
 _GEN_KEYS = ("run_id", "round", "llm_calls", "cache_hits", "rows_written", "rows_skipped",
              "ok_rows", "failed_rows", "prompt_tokens", "completion_tokens", "wall_s",

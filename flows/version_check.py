@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import RobustclapError
+from robustclap.contracts.errors import RobustclapError
 
 MANIFEST = "manifest.json"
 _CHUNK = 1 << 20

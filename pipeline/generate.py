@@ -21,14 +21,21 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.compute as pc
+from robustclap.pipeline.cache import ResponseCache, cache_key
+from robustclap.pipeline.config import GenerateConfig
+from robustclap.pipeline.llm.types import Backend, LLMRequest, LLMResponse
+from robustclap.pipeline.parse import REPLY_SCHEMA, parse_reply
+from robustclap.prompts import PromptTemplate, load_template
 
-from pipeline.cache import ResponseCache, cache_key
-from pipeline.config import GenerateConfig
-from pipeline.llm.types import Backend, LLMRequest, LLMResponse
-from pipeline.parse import REPLY_SCHEMA, parse_reply
-from pipeline.schema import CANDIDATES, META_EXTRA, col, file_metadata, read_table, status
-from pipeline.schema import write_table as write_parquet
-from prompts import PromptTemplate, load_template
+from robustclap.contracts.schema import (
+    CANDIDATES,
+    META_EXTRA,
+    col,
+    file_metadata,
+    read_table,
+    status,
+)
+from robustclap.contracts.schema import write_table as write_parquet
 
 Progress = Callable[[int, int], None]  # (rows finished, completion tokens generated)
 

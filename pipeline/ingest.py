@@ -21,8 +21,8 @@ from typing import Any
 import ftfy
 import pandas as pd
 
-from pipeline.errors import RobustclapError
-from pipeline.schema import CAPTIONS, INGEST_REJECTS, col
+from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.schema import CAPTIONS, INGEST_REJECTS, col
 
 FORMATS = ("auto", "audiocaps", "clotho", "csv", "jsonl", "parquet")
 AUDIOCAPS_COLUMNS = ("audiocap_id", "youtube_id", "start_time", "caption")

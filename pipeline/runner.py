@@ -14,15 +14,21 @@ from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
+from robustclap.pipeline.cache import ResponseCache
+from robustclap.pipeline.config import GenerateConfig
+from robustclap.pipeline.generate import (
+    Generator,
+    new_run_id,
+    plan_shards,
+    run_shards,
+    summarize_output,
+)
+from robustclap.pipeline.ingest import ColumnMapping, IngestResult, ingest
+from robustclap.pipeline.llm.model_ref import resolve_model
+from robustclap.pipeline.llm.types import EndpointUnavailable
 
-from pipeline.cache import ResponseCache
-from pipeline.config import GenerateConfig
-from pipeline.errors import RobustclapError
-from pipeline.generate import Generator, new_run_id, plan_shards, run_shards, summarize_output
-from pipeline.ingest import ColumnMapping, IngestResult, ingest
-from pipeline.llm.model_ref import resolve_model
-from pipeline.llm.types import EndpointUnavailable
-from pipeline.schema import CAPTIONS, INGEST_REJECTS, col, read_table, write_table
+from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.schema import CAPTIONS, INGEST_REJECTS, col, read_table, write_table
 
 
 def _version(dist: str) -> str | None:
@@ -46,7 +52,7 @@ def load_captions(input_path: Path, fmt: str, mapping: ColumnMapping | None,
                   split: str | None, max_clips: int | None) -> IngestResult:
     """A robustclap captions table is used as it is; anything else goes through ingest."""
     if input_path.suffix == ".parquet":
-        from pipeline.schema import META_TABLE, file_metadata
+        from robustclap.contracts.schema import META_TABLE, file_metadata
 
         with contextlib.suppress(RobustclapError, OSError):
             if file_metadata(input_path).get(META_TABLE) == CAPTIONS.name.encode():
@@ -63,7 +69,7 @@ def load_captions(input_path: Path, fmt: str, mapping: ColumnMapping | None,
 def open_backend(cfg: GenerateConfig, model_name: str, out_dir: Path):
     """Yield a ready backend; a server launched here is stopped on the way out."""
     if cfg.backend == "inprocess":
-        from pipeline.llm.inprocess import InProcessBackend
+        from robustclap.pipeline.llm.inprocess import InProcessBackend
 
         backend = InProcessBackend(model_name, cfg.engine_args, cfg.chunk_size)
         try:
@@ -71,7 +77,7 @@ def open_backend(cfg: GenerateConfig, model_name: str, out_dir: Path):
         finally:
             backend.close()
         return
-    from pipeline.llm.served import ServedBackend
+    from robustclap.pipeline.llm.served import ServedBackend
 
     def served(url: str, name: str) -> ServedBackend:
         return ServedBackend(url, name, cfg.resolved_api_key(), cfg.concurrency,
@@ -80,7 +86,7 @@ def open_backend(cfg: GenerateConfig, model_name: str, out_dir: Path):
     if cfg.base_url:
         yield served(cfg.base_url, cfg.model)
         return
-    from pipeline.llm.server import VllmServer
+    from robustclap.pipeline.llm.server import VllmServer
 
     server = VllmServer(model_name, served_name=cfg.model, engine_args=cfg.engine_args,
                         log_path=out_dir / "vllm-serve.log",

@@ -20,7 +20,7 @@ SPECIAL_TOKENS = ["<s>", "</s>", "<pad>", "<|system|>", "<|user|>", "<|assistant
 def _training_text() -> list[str]:
     """Tokenizer training text: the prompt templates and the shipped sample captions."""
     texts = [
-        (resources.files("prompts") / name).read_text(encoding="utf-8")
+        (resources.files("robustclap.prompts") / name).read_text(encoding="utf-8")
         for name in ("level1.yaml", "level2.yaml")
     ]
     texts += [

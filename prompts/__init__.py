@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.errors import RobustclapError
+from robustclap.contracts.errors import RobustclapError
 
 LEVELS = (1, 2)
 
@@ -95,7 +95,7 @@ def load_template(level: int, prompt_dir: str | Path | None = None) -> PromptTem
             raise RobustclapError(f"prompt template not found: {path}")
         template = _parse(path.read_text(encoding="utf-8"), str(path))
     else:
-        ref = resources.files("prompts") / name
+        ref = resources.files("robustclap.prompts") / name
         template = _parse(ref.read_text(encoding="utf-8"), f"prompts/{name}")
     if template.level != level:
         raise RobustclapError(f"{template.path}: declares level {template.level}, expected {level}")

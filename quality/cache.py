@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import RobustclapError
+from robustclap.contracts.errors import RobustclapError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pair_scores (

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from pipeline.errors import RobustclapError
+from robustclap.contracts.errors import RobustclapError
 
 if TYPE_CHECKING:
-    from quality.config import GateConfig
+    from robustclap.quality.config import GateConfig
 
 
 def _say(message: str) -> None:
@@ -36,7 +36,7 @@ def _cache_file(cache_dir: Path | None) -> Path | None:
     """--cache-dir names a folder, as on `generate`; the file in it has a fixed name."""
     if cache_dir is None:
         return None
-    from quality.gate import CACHE_FILE
+    from robustclap.quality.gate import CACHE_FILE
 
     cache_dir.mkdir(parents=True, exist_ok=True)
     return cache_dir / CACHE_FILE
@@ -67,9 +67,10 @@ def gate(
     OUT/summary.json / summary.md. Scores are cached, so re-gating with new thresholds
     recomputes nothing.
     """
-    from pipeline.progress import stage_progress
-    from quality.config import load_config
-    from quality.gate import run_gate
+    from robustclap.quality.config import load_config
+    from robustclap.quality.gate import run_gate
+
+    from robustclap.contracts.progress import stage_progress
 
     _set_threads(threads)
     cfg = _with_judge(load_config(config), judge_model)
@@ -120,12 +121,13 @@ def calibrate(
     the configured thresholds, and suggested thresholds. STS-B positives are pairs scored >= calibration.stsb_positive_min (default 4 of 5);
     Clotho positives are two captions of one clip, negatives captions of different clips.
     """
-    from pipeline.cli_options import refuse_replace
-    from pipeline.progress import stage_progress
-    from quality.cache import ScoreCache
-    from quality.calibrate import evaluate, load_pairs, markdown, score_pairs
-    from quality.config import load_config
-    from quality.scoring import Scoring
+    from robustclap.quality.cache import ScoreCache
+    from robustclap.quality.calibrate import evaluate, load_pairs, markdown, score_pairs
+    from robustclap.quality.config import load_config
+    from robustclap.quality.scoring import Scoring
+
+    from robustclap.cli_options import refuse_replace
+    from robustclap.contracts.progress import stage_progress
 
     refuse_replace(out, "--out", overwrite)
     refuse_replace(fit, "--fit", overwrite)
@@ -168,7 +170,7 @@ def _open_judge(cfg: GateConfig, cache_path: Path) -> Any:
     if not cfg.judge.model:
         raise RobustclapError("judge.enabled needs judge.model in the gate config or "
                               "--judge-model MODEL")
-    from quality.judge import InProcessJudge
+    from robustclap.quality.judge import InProcessJudge
 
     return InProcessJudge(cfg.judge.model, cache_path, cfg.judge.max_tokens, cfg.judge.seed)
 
@@ -176,11 +178,11 @@ def _open_judge(cfg: GateConfig, cache_path: Path) -> Any:
 def _calibrate_candidates(pairs: Path, cfg: GateConfig, cache: Path | None, out: Path | None,
                           fit_out: Path | None) -> None:
     import yaml
+    from robustclap.quality import calibrate_candidates as cc
+    from robustclap.quality.cache import ScoreCache
+    from robustclap.quality.scoring import Scoring
 
-    from pipeline.progress import stage_progress
-    from quality import calibrate_candidates as cc
-    from quality.cache import ScoreCache
-    from quality.scoring import Scoring
+    from robustclap.contracts.progress import stage_progress
 
     rows, skipped = cc.load_labelled(pairs)
     with (ScoreCache(cache) as score_cache,

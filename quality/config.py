@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from pipeline.errors import RobustclapError
+from robustclap.contracts.errors import RobustclapError
 
 DEFAULT_CONFIG = "gates.yaml"
 
@@ -227,8 +227,8 @@ class GateConfig(_Strict):
     def version(self) -> str:
         """Content hash of the validated configuration and of the scorers' code versions: the
         same thresholds over changed scoring rules are another gate, and say so."""
-        from quality.scores_semantic import BERTSCORE_VERSION, SBERT_VERSION
-        from quality.scores_structure import STRUCTURE_VERSION, SURFACE_VERSION
+        from robustclap.quality.scores_semantic import BERTSCORE_VERSION, SBERT_VERSION
+        from robustclap.quality.scores_structure import STRUCTURE_VERSION, SURFACE_VERSION
 
         code = {"sbert": SBERT_VERSION, "bertscore": BERTSCORE_VERSION,
                 "structure": STRUCTURE_VERSION, "surface": SURFACE_VERSION}
@@ -245,7 +245,8 @@ class GateConfig(_Strict):
 
 
 def default_config_text() -> str:
-    return resources.files("quality").joinpath(DEFAULT_CONFIG).read_text(encoding="utf-8")
+    here = resources.files("robustclap.quality")
+    return here.joinpath(DEFAULT_CONFIG).read_text(encoding="utf-8")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from quality.config import GateConfig
-from quality.text import edit_ratio, words
+from robustclap.quality.config import GateConfig
+from robustclap.quality.text import edit_ratio, words
 
 JUDGE_VERDICT = "judge_verdict"
 GENERATION_FAILED = "generation_failed"

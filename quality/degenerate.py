@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from quality.text import clean, normalise, words
+from robustclap.quality.text import clean, normalise, words
 
 _LETTERS = re.compile(r"[^\W\d_]+")
 _ENUMERATION = re.compile(r"(?:^|\n)\s*(?:\d+[.)]|[-*•]|\(?[a-hA-H]\))\s+\S")

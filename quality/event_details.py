@@ -14,9 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from robustclap.quality.events import Scene
     from spacy.tokens import Doc, Token
-
-    from quality.events import Scene
 
 _SINGULAR_DET = frozenset({"a", "an", "one", "each", "every", "another", "single"})
 _PLURAL_DET = frozenset({"these", "those", "many", "several", "both", "various", "numerous",
@@ -104,7 +103,7 @@ def counts(doc: Doc) -> tuple[tuple[int, int], ...]:
 
 
 def _value(tok: Token) -> int | None:
-    from quality.facts import _UNITS
+    from robustclap.quality.facts import _UNITS
 
     low = tok.lower_
     if low.isdigit():

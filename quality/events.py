@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from quality.event_details import (
+from robustclap.quality.event_details import (
     argument,
     attribute_moves,
     count_changes,
@@ -36,7 +36,7 @@ from quality.event_details import (
     run_on,
     slot_changes,
 )
-from quality.lexical import is_content, lemma
+from robustclap.quality.lexical import is_content, lemma
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Token

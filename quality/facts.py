@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from quality.lexical import is_content, lemma
+from robustclap.quality.lexical import is_content, lemma
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Token

@@ -21,9 +21,25 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from robustclap.quality.cache import ScoreCache
+from robustclap.quality.config import GateConfig
+from robustclap.quality.decide import (
+    EMPTY,
+    GENERATION_FAILED,
+    Candidate,
+    apply_judge,
+    failed_gates,
+    rank_score,
+    select,
+)
+from robustclap.quality.feedback import pick
+from robustclap.quality.io import TableWriter
+from robustclap.quality.ranges import Range, key_ranges, range_batches, range_filter
+from robustclap.quality.scoring import Pair, Scoring
+from robustclap.quality.summary import Tally, write_summary
 
-from pipeline.errors import RobustclapError
-from pipeline.schema import (
+from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.schema import (
     CANDIDATES,
     CORPUS,
     GATE_REJECTED,
@@ -33,22 +49,6 @@ from pipeline.schema import (
     col,
     status,
 )
-from quality.cache import ScoreCache
-from quality.config import GateConfig
-from quality.decide import (
-    EMPTY,
-    GENERATION_FAILED,
-    Candidate,
-    apply_judge,
-    failed_gates,
-    rank_score,
-    select,
-)
-from quality.feedback import pick
-from quality.io import TableWriter
-from quality.ranges import Range, key_ranges, range_batches, range_filter
-from quality.scoring import Pair, Scoring
-from quality.summary import Tally, write_summary
 
 ACCEPTED_FILE = "accepted.parquet"
 REJECTED_FILE = "rejected.parquet"

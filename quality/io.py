@@ -1,6 +1,7 @@
 """Streaming writers for the gate's outputs, so a run never holds a whole table in memory.
 
-Same contract as pipeline.schema.write_table (table name and schema version in the Parquet
+Same contract as robustclap.contracts.schema.write_table (table
+name and schema version in the Parquet
 metadata, atomic rename into place), but rows arrive in batches.
 
 Row dicts are converted to Arrow every `flush_rows` rows, but a Parquet row group is written
@@ -19,7 +20,13 @@ from types import TracebackType
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.schema import META_TABLE, META_VERSION, SCHEMA_VERSION, TableSpec, to_arrow
+from robustclap.contracts.schema import (
+    META_TABLE,
+    META_VERSION,
+    SCHEMA_VERSION,
+    TableSpec,
+    to_arrow,
+)
 
 
 class TableWriter:

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.cache import ResponseCache, cache_key
-from pipeline.llm.types import Backend, LLMRequest, LLMResponse, Sampling
+from robustclap.pipeline.cache import ResponseCache, cache_key
+from robustclap.pipeline.llm.types import Backend, LLMRequest, LLMResponse, Sampling
 
 JUDGE_VERSION = "judge-v1"
 SAME = "same_scene"
@@ -154,8 +154,8 @@ class InProcessJudge:
 
     def __init__(self, model: str, cache_path: str | Path, max_tokens: int = 160,
                  seed: int = 0, engine_args: dict | None = None) -> None:
-        from pipeline.llm.inprocess import InProcessBackend
-        from pipeline.llm.model_ref import resolve_model
+        from robustclap.pipeline.llm.inprocess import InProcessBackend
+        from robustclap.pipeline.llm.model_ref import resolve_model
 
         ref = resolve_model(model)
         self.cache = ResponseCache(cache_path)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from quality.text import edit_ratio
+from robustclap.quality.text import edit_ratio
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Token

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from pipeline.errors import RobustclapError
+from robustclap.contracts.errors import RobustclapError
 
 if TYPE_CHECKING:
     from spacy.language import Language

@@ -11,15 +11,15 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from importlib import metadata
 
-from quality.cache import Payload
-from quality.config import StructureConfig, SurfaceConfig
-from quality.degenerate import EchoCheck, compile_patterns, ngrams, surface
-from quality.events import Matcher, align, scene
-from quality.facts import Aligner, compare_facts, extract
-from quality.lexical import compare_wording, wordforms
-from quality.nlp import parse
-from quality.scores_semantic import encoder_vocab, model_label
-from quality.text import words
+from robustclap.quality.cache import Payload
+from robustclap.quality.config import StructureConfig, SurfaceConfig
+from robustclap.quality.degenerate import EchoCheck, compile_patterns, ngrams, surface
+from robustclap.quality.events import Matcher, align, scene
+from robustclap.quality.facts import Aligner, compare_facts, extract
+from robustclap.quality.lexical import compare_wording, wordforms
+from robustclap.quality.nlp import parse
+from robustclap.quality.scores_semantic import encoder_vocab, model_label
+from robustclap.quality.text import words
 
 # Code versions, part of each scorer's cache identity: bump one whenever a change to its code
 # (lexical.py / facts.py, or degenerate.py) can change a stored score, so old cache entries
@@ -86,7 +86,7 @@ class StructureScorer:
 
 def prompt_texts() -> str:
     """The shipped prompt templates' text (both levels): what a prompt echo would repeat."""
-    from prompts import LEVELS, load_template
+    from robustclap.prompts import LEVELS, load_template
 
     parts = []
     for level in LEVELS:

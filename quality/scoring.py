@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from quality.cache import Payload, ScoreCache
-from quality.config import GateConfig
-from quality.scores_semantic import BertScoreScorer, SbertEncoder, SbertScorer
-from quality.scores_structure import StructureScorer, SurfaceScorer
-from quality.text import pair_key
+from robustclap.quality.cache import Payload, ScoreCache
+from robustclap.quality.config import GateConfig
+from robustclap.quality.scores_semantic import BertScoreScorer, SbertEncoder, SbertScorer
+from robustclap.quality.scores_structure import StructureScorer, SurfaceScorer
+from robustclap.quality.text import pair_key
 
 Pair = tuple[str, str]  # (original caption, candidate paraphrase)
 

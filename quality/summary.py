@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.schema import col
-from quality.decide import ALL_GATES, EMPTY, GENERATION_FAILED, SURPLUS, Candidate
+from robustclap.quality.decide import ALL_GATES, EMPTY, GENERATION_FAILED, SURPLUS, Candidate
+
+from robustclap.contracts.schema import col
 
 if TYPE_CHECKING:
-    from quality.gate import GateResult
+    from robustclap.quality.gate import GateResult
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 _NOT_SCORED_GATES = (GENERATION_FAILED, EMPTY)

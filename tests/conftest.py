@@ -33,7 +33,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_llm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from pipeline.tiny_model import build_tiny_llama
+    from robustclap.pipeline.tiny_model import build_tiny_llama
 
     return build_tiny_llama(tmp_path_factory.mktemp("tiny-llm"))
 
@@ -41,7 +41,7 @@ def tiny_llm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def vllm_server(tiny_llm: Path, tmp_path_factory: pytest.TempPathFactory):
     """A real `vllm serve` of the tiny model on 127.0.0.1, served as model name "tiny"."""
-    from pipeline.llm.server import VllmServer
+    from robustclap.pipeline.llm.server import VllmServer
 
     log = tmp_path_factory.mktemp("vllm-serve") / "server.log"
     server = VllmServer(str(tiny_llm), served_name="tiny", engine_args={"max_model_len": 2048},
@@ -54,7 +54,7 @@ def vllm_server(tiny_llm: Path, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def inprocess_backend(tiny_llm: Path):
     """The real vllm.LLM engine on the tiny model (one per session)."""
-    from pipeline.llm.inprocess import InProcessBackend
+    from robustclap.pipeline.llm.inprocess import InProcessBackend
 
     backend = InProcessBackend(str(tiny_llm), {"max_model_len": 2048})
     yield backend
@@ -65,7 +65,7 @@ def inprocess_backend(tiny_llm: Path):
 def packaged_model() -> Path:
     """The packaged SmolLM2-135M-Instruct, converted once into the robustclap cache (reused
     across sessions, as users get it)."""
-    from pipeline.llm.model_ref import resolve_model
-    from pipeline.llm.packaged import DEFAULT_PACKAGED
+    from robustclap.pipeline.llm.model_ref import resolve_model
+    from robustclap.pipeline.llm.packaged import DEFAULT_PACKAGED
 
     return Path(resolve_model(DEFAULT_PACKAGED).name)

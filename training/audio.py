@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipeline.errors import RobustclapError
+from robustclap.contracts.errors import RobustclapError
 
 if TYPE_CHECKING:  # transformers is imported lazily: `robustclap --help` stays fast
     from transformers import ClapFeatureExtractor

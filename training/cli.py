@@ -12,8 +12,8 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli_options import refuse_replace
-from pipeline.errors import RobustclapError
+from robustclap.cli_options import refuse_replace
+from robustclap.contracts.errors import RobustclapError
 
 THREADS_HELP = "torch CPU threads (default: torch's choice; 1 is faster when other jobs share " \
     "the cores)"
@@ -58,16 +58,16 @@ def register(app: typer.Typer) -> None:
         """Fine-tune CLAP with the multi-view loss (L_clap + λ1·L_p1 + λ2·L_p2).
 
         One process on CPU or one GPU; for several GPUs run
-        `torchrun --standalone --nproc_per_node N -m training.train CONFIG [--resume]`.
+        `torchrun --standalone --nproc_per_node N -m robustclap.training.train CONFIG [--resume]`.
         """
-        from training.config import check_data_paths, load_config
+        from robustclap.training.config import check_data_paths, load_config
 
         cfg = load_config(config, {"out_dir": str(out_dir) if out_dir else None,
                                    "max_steps": max_steps, "model": model})
         check_data_paths(cfg)  # before the model load (hub retries take a minute offline)
         set_threads(threads)
         _quiet_transformers()
-        from training.train import train
+        from robustclap.training.train import train
 
         summary = train(cfg, resume=resume, stop_after=stop_after)
         summary.pop("losses", None)
@@ -117,9 +117,8 @@ def register(app: typer.Typer) -> None:
         set_threads(threads)
         _quiet_transformers()
         from rich.console import Console
-
-        from training.evaluate import DEFAULT_TEMPLATES, evaluate_model
-        from training.report import results_table
+        from robustclap.training.evaluate import DEFAULT_TEMPLATES, evaluate_model
+        from robustclap.training.report import results_table
 
         templates = tuple(template) if template else DEFAULT_TEMPLATES
         for t in templates:
@@ -149,10 +148,10 @@ def register(app: typer.Typer) -> None:
         a hub id does.
         """
         _quiet_transformers()
-        from training.tiny import save_tiny_clap
+        from robustclap.training.tiny import save_tiny_clap
 
         typer.echo(f"tiny CLAP written to {save_tiny_clap(folder, seed)}")
 
-    from training.scenes.cli import register as register_scenes
+    from robustclap.training.scenes.cli import register as register_scenes
 
     register_scenes(app)  # `robustclap scenes`: the sound-scene benchmark set

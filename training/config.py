@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pipeline.errors import RobustclapError
-from pipeline.yaml_load import read_yaml
+from robustclap.contracts.config import read_yaml
+from robustclap.contracts.errors import RobustclapError
 
 
 class _Strict(BaseModel):

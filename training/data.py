@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from robustclap.training.audio import AudioProblem, find_audio_files, load_audio
+from robustclap.training.splits import check_splits
 
-from pipeline.errors import RobustclapError
-from pipeline.schema import CAPTIONS, CORPUS, read_dir, read_table
-from pipeline.schema import col as c
-from training.audio import AudioProblem, find_audio_files, load_audio
-from training.splits import check_splits
+from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.schema import CAPTIONS, CORPUS, read_dir, read_table
+from robustclap.contracts.schema import col as c
 
 ACCEPTED_FILE = "accepted.parquet"
 

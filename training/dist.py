@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from pipeline.errors import RobustclapError
+from robustclap.contracts.errors import RobustclapError
 
 
 @dataclass(frozen=True)

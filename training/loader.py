@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from robustclap.training.audio import AudioFrontEnd, load_audio
+from robustclap.training.data import TrainingView
 from torch.utils.data import DataLoader, Dataset
 
-from pipeline.errors import RobustclapError
-from training.audio import AudioFrontEnd, load_audio
-from training.data import TrainingView
+from robustclap.contracts.errors import RobustclapError
 
 
 class EpochBatches:

@@ -18,15 +18,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
+from robustclap.training.audio import AudioFrontEnd
 from torch import nn
 
-from pipeline.errors import RobustclapError
-from training.audio import AudioFrontEnd
+from robustclap.contracts.errors import RobustclapError
 
 if TYPE_CHECKING:
+    from robustclap.training.config import FreezeConfig, LoraConfig
     from transformers import ClapModel
-
-    from training.config import FreezeConfig, LoraConfig
 
 MAX_LOGIT_SCALE = math.log(100.0)  # LAION clamps the learnt temperature at 100
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.errors import RobustclapError
-from pipeline.schema import col
+from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.schema import col
 
 SHOW = 5  # offending ids quoted in the error message
 

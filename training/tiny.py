@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
-from training.audio import AudioFrontEnd
-from training.model import ClapBundle
+from robustclap.training.audio import AudioFrontEnd
+from robustclap.training.model import ClapBundle
 
 _WORDS_TEXT = """a an the of and with in on at to from by while then is are sound sounds noise heard
 someone people person man woman child baby dog cat cow pig sheep hen rooster frog crow owl horse

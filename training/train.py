@@ -2,7 +2,7 @@
 resume, loop, export.
 
     robustclap train --config train.yaml                 # one process: CPU or one GPU
-    torchrun --standalone --nproc_per_node 8 -m training.train train.yaml    # DDP, 8 GPUs
+    torchrun --standalone --nproc_per_node 8 -m robustclap.training.train train.yaml  # DDP
 
 Gradient accumulation sums micro-batch gradients; each micro-batch is its own contrastive batch
 (its negatives are its own examples, gathered across GPUs), as in open_clip without its feature
@@ -21,16 +21,13 @@ from typing import Any
 
 import torch
 import yaml
-from torch import nn
-
-from pipeline.errors import RobustclapError
-from training import checkpoint, dist
-from training.config import TrainConfig, load_config, resume_fingerprint
-from training.data import build_training_view, read_captions, read_corpus
-from training.loader import Batch, BatchStream, EpochBatches, ExampleDataset
-from training.logs import MetricsLog
-from training.loss import MultiViewClipLoss
-from training.model import (
+from robustclap.training import checkpoint, dist
+from robustclap.training.config import TrainConfig, load_config, resume_fingerprint
+from robustclap.training.data import build_training_view, read_captions, read_corpus
+from robustclap.training.loader import Batch, BatchStream, EpochBatches, ExampleDataset
+from robustclap.training.logs import MetricsLog
+from robustclap.training.loss import MultiViewClipLoss
+from robustclap.training.model import (
     DualEncoder,
     apply_freezing,
     apply_lora,
@@ -39,6 +36,9 @@ from training.model import (
     load_clap,
     pack_texts,
 )
+from torch import nn
+
+from robustclap.contracts.errors import RobustclapError
 
 
 class NonFiniteError(RobustclapError):
@@ -299,12 +299,12 @@ def _progress(enabled: bool, step: int, total: int):
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point for torchrun: `torchrun ... -m training.train CONFIG [--resume]`."""
+    """Entry point for torchrun: `torchrun ... -m robustclap.training.train CONFIG [--resume]`."""
     args = list(sys.argv[1:] if argv is None else argv)
     resume = "--resume" in args
     paths = [a for a in args if a != "--resume"]
     if len(paths) != 1:
-        raise SystemExit("usage: python -m training.train CONFIG.yaml [--resume]")
+        raise SystemExit("usage: python -m robustclap.training.train CONFIG.yaml [--resume]")
     try:
         train(load_config(paths[0]), resume=resume)
     except RobustclapError as exc:

@@ -2,7 +2,8 @@
 after every kill and check that nothing was lost, duplicated or half-published.
 
 Each cycle starts from an empty work folder and response cache (so the generate phase really
-asks the LLM), kills `python -m bench.chaos_run` (the flow's stages, see bench/chaos_run.py)
+asks the LLM), kills `python -m robustclap.bench.chaos_run` (the flow's stages, see
+bench/chaos_run.py)
 a random time into the phase it aims at, reruns it to the end, and checks:
 - every (caption, level, candidate) exists exactly once among the candidate shards;
 - every Parquet file under the work and corpus folders reads;
@@ -26,9 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-
-from bench.chaos_run import PHASES
-from bench.harness import Goal, Result
+from robustclap.bench.chaos_run import PHASES
+from robustclap.bench.harness import Goal, Result
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_KILLS = {"smoke": 3, "default": 20, "large": 40}
@@ -98,7 +98,7 @@ def _reclip(header: str, row: str, i: int) -> str:
 def start(config: Path) -> Run:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false",
            "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "bench.chaos_run", str(config)],
+    proc = subprocess.Popen([sys.executable, "-m", "robustclap.bench.chaos_run", str(config)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             cwd=REPO, env=env, start_new_session=True)
     run = Run(proc, time.perf_counter())
@@ -150,9 +150,9 @@ def check_state(case: Path, reference: Path | None) -> list[str]:
     """The invariants after a rerun (empty = all hold)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
+    from robustclap.flows.version_check import check_version
 
-    from flows.version_check import check_version
-    from pipeline.schema import CANDIDATES, CORPUS, read_table
+    from robustclap.contracts.schema import CANDIDATES, CORPUS, read_table
 
     problems: list[str] = []
     for f in sorted(case.rglob("*.parquet")):
@@ -192,7 +192,7 @@ def check_state(case: Path, reference: Path | None) -> list[str]:
 def chaos(workdir: Path, kills: int, captions: int = 8, seed: int = 0,
           log=lambda msg: None) -> dict:  # noqa: ANN001 - a print-like callable
     """Run the reference and `kills` kill-and-rerun cycles; return what happened."""
-    from bench.fake_openai import FakeOpenAI
+    from robustclap.bench.fake_openai import FakeOpenAI
 
     rng = random.Random(seed)
     workdir = Path(workdir)
@@ -235,7 +235,7 @@ def run(workdir: Path, **opts) -> Result:
     captions = int(opts.get("captions") or 8)
     res = Result("chaos", "chaos: SIGKILL in generate / gate / publish, then rerun",
                  params={"kills": kills, "captions": captions, "candidates": 2,
-                         "llm": "bench.fake_openai (deterministic, served client)"})
+                         "llm": "robustclap.bench.fake_openai (deterministic, served client)"})
     out = chaos(workdir, kills, captions, log=lambda m: print(f"[chaos] {m}", file=sys.stderr))
     cycles = out["cycles"]
     landed = [c for c in cycles if c["killed"]]

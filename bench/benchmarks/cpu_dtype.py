@@ -12,17 +12,15 @@ import time
 from pathlib import Path
 
 import pandas as pd
-
-from bench.common import REPO
-from bench.harness import Goal, Result, alternate
+from robustclap.bench.common import REPO
+from robustclap.bench.harness import Goal, Result, alternate
 
 
 def run(workdir: Path, **opts) -> Result:
+    from robustclap.pipeline.llm.model_ref import resolve_model
+    from robustclap.pipeline.llm.packaged import DEFAULT_PACKAGED
+    from robustclap.pipeline.llm.platform import default_engine_args
     from vllm import LLM, SamplingParams
-
-    from pipeline.llm.model_ref import resolve_model
-    from pipeline.llm.packaged import DEFAULT_PACKAGED
-    from pipeline.llm.platform import default_engine_args
 
     model = opts.get("model") or DEFAULT_PACKAGED
     ref = resolve_model(model)

@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from robustclap.bench.common import REPO, SHARED_DATA, sized
+from robustclap.bench.harness import Goal, Result, alternate
 
-from bench.common import REPO, SHARED_DATA, sized
-from bench.harness import Goal, Result, alternate
-from pipeline.schema import CANDIDATES, col, status, write_table
+from robustclap.contracts.schema import CANDIDATES, col, status, write_table
 
 
 def _pairs(n_captions: int) -> list[tuple[str, list[str]]]:
@@ -67,9 +67,9 @@ def write_candidates(folder: Path, n_rows: int) -> int:
 
 
 def run(workdir: Path, **opts) -> Result:
-    from quality.config import load_config
-    from quality.gate import run_gate
-    from quality.scores_semantic import PACKAGED_LAYERS, resolve_model
+    from robustclap.quality.config import load_config
+    from robustclap.quality.gate import run_gate
+    from robustclap.quality.scores_semantic import PACKAGED_LAYERS, resolve_model
 
     workdir.mkdir(parents=True, exist_ok=True)
     n, repeats = sized(opts, "gate_rows"), opts["repeats"]

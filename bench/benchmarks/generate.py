@@ -15,14 +15,15 @@ import shutil
 import time
 from pathlib import Path
 
-from bench.common import engine_args, llm_setup, release_engines
-from bench.harness import Goal, Result, alternate
-from pipeline.config import GenerateConfig
-from pipeline.generate import derive_seed
-from pipeline.ingest import ingest
-from pipeline.parse import REPLY_SCHEMA
-from pipeline.schema import col
-from prompts import load_template
+from robustclap.bench.common import engine_args, llm_setup, release_engines
+from robustclap.bench.harness import Goal, Result, alternate
+from robustclap.pipeline.config import GenerateConfig
+from robustclap.pipeline.generate import derive_seed
+from robustclap.pipeline.ingest import ingest
+from robustclap.pipeline.parse import REPLY_SCHEMA
+from robustclap.prompts import load_template
+
+from robustclap.contracts.schema import col
 
 LEVELS = (1, 2)
 
@@ -71,7 +72,7 @@ def run(workdir: Path, **opts) -> Result:
 
 
 def _inprocess(res: Result, setup, workdir: Path, reqs: list) -> None:
-    from pipeline.runner import run_generate
+    from robustclap.pipeline.runner import run_generate
 
     model, csv, max_tokens, repeats = setup.model, setup.csv, setup.max_tokens, setup.repeats
     backend = setup.backend
@@ -131,7 +132,7 @@ class _NullBackend:
     work per run (ingest, prompts, cache, parse, shards, manifest)."""
 
     def generate(self, requests, on_result) -> None:
-        from pipeline.llm.types import LLMResponse
+        from robustclap.pipeline.llm.types import LLMResponse
 
         for i, _ in enumerate(requests):
             on_result(i, LLMResponse('{"paraphrase": "a dog barks twice"}', "stop", 700, 12))
@@ -142,8 +143,8 @@ class _NullBackend:
 
 def _null_engine_overhead(csv: Path, workdir: Path, model: str, max_tokens: int,
                           repeats: int) -> float:
-    from bench.harness import median
-    from pipeline.runner import run_generate
+    from robustclap.bench.harness import median
+    from robustclap.pipeline.runner import run_generate
 
     times = []
     for i in range(repeats + 1):
@@ -160,9 +161,8 @@ def _null_engine_overhead(csv: Path, workdir: Path, model: str, max_tokens: int,
 def _served(res: Result, opts: dict, workdir: Path, model: str, csv: Path, reqs: list,
             max_tokens: int, repeats: int) -> None:
     import openai
-
-    from pipeline.llm.server import VllmServer
-    from pipeline.runner import run_generate
+    from robustclap.pipeline.llm.server import VllmServer
+    from robustclap.pipeline.runner import run_generate
 
     concurrency = 32
     server = VllmServer(model, served_name="bench", engine_args=engine_args(opts),

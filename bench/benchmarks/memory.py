@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import REPO, sized
-from bench.harness import Goal, Result
+from robustclap.bench.common import REPO, sized
+from robustclap.bench.harness import Goal, Result
 
 CHILD = r"""
 import json, resource, sys, time
@@ -34,19 +34,19 @@ def peak_mib():
             return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 if mode == "data":
-    from dashboard.synthetic import write_version
+    from robustclap.dashboard.synthetic import write_version
     write_version(root / "src", 1, max(n // 4, 1))
 elif mode == "warm":
-    from quality.config import load_config
-    from quality.gate import run_gate
+    from robustclap.quality.config import load_config
+    from robustclap.quality.gate import run_gate
     run_gate(root / "src" / "v1", root / "gate", load_config(), cache_path=sys.argv[4])
 else:
     out["start_mib"] = peak_mib()
-    from quality.config import load_config
-    from quality.gate import run_gate
-    from flows.publish import publish
-    from dashboard import overview, queries
-    from dashboard.corpus import open_version
+    from robustclap.quality.config import load_config
+    from robustclap.quality.gate import run_gate
+    from robustclap.flows.publish import publish
+    from robustclap.dashboard import overview, queries
+    from robustclap.dashboard.corpus import open_version
     out["imports_mib"] = peak_mib()
     src = root / "src" / "v1"
     t = time.perf_counter()

@@ -16,9 +16,9 @@ import json
 import time
 from pathlib import Path
 
-from bench.common import REPO, SHARED_DATA
-from bench.harness import Goal, Result
-from training.scenes.experiment import KINDS, METRICS, MULTI, PLAIN, SETTINGS, UNGATED
+from robustclap.bench.common import REPO, SHARED_DATA
+from robustclap.bench.harness import Goal, Result
+from robustclap.training.scenes.experiment import KINDS, METRICS, MULTI, PLAIN, SETTINGS, UNGATED
 
 SIZES = {  # train scenes used, test scenes used, steps, batch, seeds
     "smoke": {"max_train": 64, "max_test": 32, "steps": 2, "batch_size": 8, "seeds": [0]},
@@ -153,10 +153,9 @@ def run(workdir: Path, **opts) -> Result:
     import os
 
     import torch
-
-    from training.scenes.experiment import compare, prepare
-    from training.scenes.fit import FitConfig
-    from training.scenes.queries import published_corpus
+    from robustclap.training.scenes.experiment import compare, prepare
+    from robustclap.training.scenes.fit import FitConfig
+    from robustclap.training.scenes.queries import published_corpus
 
     size = SIZES[opts.get("size") or "default"]
     if os.getloadavg()[0] >= (os.cpu_count() or 1):
@@ -169,7 +168,7 @@ def run(workdir: Path, **opts) -> Result:
     res = Result("method", "method: plain CLAP loss vs multi-view on sound scenes (CPU)")
     t0 = time.perf_counter()
     if published_corpus(scenes_dir) is None:
-        from training.scenes.cli import make_scenes
+        from robustclap.training.scenes.cli import make_scenes
 
         make_scenes(data_dir, scenes_dir, paraphrase=True)
         res.metrics["scenes_and_corpus_built_s"] = round(time.perf_counter() - t0, 1)

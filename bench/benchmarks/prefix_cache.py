@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from bench.benchmarks.generate import LEVELS, make_cfg, requests_for, sampling_params
-from bench.common import llm_setup
-from bench.harness import Goal, Result, alternate
+from robustclap.bench.benchmarks.generate import LEVELS, make_cfg, requests_for, sampling_params
+from robustclap.bench.common import llm_setup
+from robustclap.bench.harness import Goal, Result, alternate
 
 
 def _caption_first(messages: list[dict]) -> list[dict]:

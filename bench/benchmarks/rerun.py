@@ -9,13 +9,13 @@ import shutil
 import time
 from pathlib import Path
 
-from bench.benchmarks.generate import make_cfg
-from bench.common import llm_setup
-from bench.harness import Goal, Result, median
+from robustclap.bench.benchmarks.generate import make_cfg
+from robustclap.bench.common import llm_setup
+from robustclap.bench.harness import Goal, Result, median
 
 
 def run(workdir: Path, **opts) -> Result:
-    from pipeline.runner import run_generate
+    from robustclap.pipeline.runner import run_generate
 
     setup = llm_setup(workdir, opts)
     n, max_tokens, repeats, model = setup.captions, setup.max_tokens, setup.repeats, setup.model

@@ -17,15 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from bench.common import REPO, sized
-from bench.harness import Goal, Result, alternate
+from robustclap.bench.common import REPO, sized
+from robustclap.bench.harness import Goal, Result, alternate
 
 
 def _batch(bundle, b: int):
     import pandas as pd
-
-    from training.loader import Batch
+    from robustclap.training.loader import Batch
 
     rng = np.random.default_rng(0)
     waves = [rng.standard_normal(480_000).astype(np.float32) * 0.1 for _ in range(b)]
@@ -41,9 +39,8 @@ def _batch(bundle, b: int):
 
 
 def _bundle(kind: str):
+    from robustclap.training.tiny import build_tiny_clap
     from transformers import ClapConfig, ClapModel
-
-    from training.tiny import build_tiny_clap
 
     bundle = build_tiny_clap()
     if kind == "realistic":
@@ -54,9 +51,9 @@ def _bundle(kind: str):
 
 
 def _measure(kind: str, b: int, steps: int, repeats: int) -> tuple:
-    from training.loss import MultiViewClipLoss
-    from training.model import DualEncoder, clamp_logit_scale
-    from training.train import adamw, encode_batch, param_groups
+    from robustclap.training.loss import MultiViewClipLoss
+    from robustclap.training.model import DualEncoder, clamp_logit_scale
+    from robustclap.training.train import adamw, encode_batch, param_groups
 
     bundle = _bundle(kind)
     batch = _batch(bundle, b)

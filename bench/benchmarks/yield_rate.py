@@ -27,9 +27,8 @@ import time
 from pathlib import Path
 
 import pandas as pd
-
-from bench.common import REPO, SHARED_DATA
-from bench.harness import Goal, Result
+from robustclap.bench.common import REPO, SHARED_DATA
+from robustclap.bench.harness import Goal, Result
 
 PROMPTS_V1 = REPO / "bench" / "prompts_v1"
 LABELLED = SHARED_DATA / "labelled_candidates" / "clotho_dev_smollm2.jsonl"
@@ -60,7 +59,7 @@ def _csv(captions: list[str], path: Path) -> Path:
 
 
 def _accepted(gate_dir: Path) -> pd.DataFrame:
-    from pipeline.schema import CORPUS, read_table
+    from robustclap.contracts.schema import CORPUS, read_table
 
     return read_table(CORPUS, gate_dir / "accepted.parquet").to_pandas()
 
@@ -68,8 +67,8 @@ def _accepted(gate_dir: Path) -> pd.DataFrame:
 def run_variant(name: str, csv: Path, workdir: Path, backend, cfg, gate_cfg, rounds: int,
                 n_captions: int) -> tuple[list[dict], pd.DataFrame]:
     """Rounds of generate → gate → regenerate; one row of numbers per (round, level)."""
-    from pipeline.runner import run_generate
-    from quality.gate import run_gate
+    from robustclap.pipeline.runner import run_generate
+    from robustclap.quality.gate import run_gate
 
     gen_dir, gate_dir = workdir / name / "gen", workdir / name / "gate"
     shutil.rmtree(workdir / name, ignore_errors=True)
@@ -108,7 +107,7 @@ def run_variant(name: str, csv: Path, workdir: Path, backend, cfg, gate_cfg, rou
 
 
 def _candidates(gen_dir: Path) -> pd.DataFrame:
-    from pipeline.schema import CANDIDATES, read_dir
+    from robustclap.contracts.schema import CANDIDATES, read_dir
 
     if not (gen_dir / "candidates").is_dir():
         return pd.DataFrame(columns=["level", "candidate", "attempt", "completion_tokens"])
@@ -125,12 +124,12 @@ def markdown(rows: list[dict]) -> str:
 
 
 def run(workdir: Path, **opts) -> Result:
-    from bench.common import inprocess_engine
-    from pipeline.config import GenerateConfig
-    from pipeline.llm.model_ref import resolve_model
-    from pipeline.llm.packaged import DEFAULT_PACKAGED
-    from pipeline.llm.types import Sampling
-    from quality.config import load_config as load_gate_config
+    from robustclap.bench.common import inprocess_engine
+    from robustclap.pipeline.config import GenerateConfig
+    from robustclap.pipeline.llm.model_ref import resolve_model
+    from robustclap.pipeline.llm.packaged import DEFAULT_PACKAGED
+    from robustclap.pipeline.llm.types import Sampling
+    from robustclap.quality.config import load_config as load_gate_config
 
     n = opts.get("captions") or 40
     rounds = int(opts.get("rounds") or 3)

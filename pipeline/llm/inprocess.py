@@ -9,9 +9,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from pipeline.errors import RobustclapError
-from pipeline.llm.platform import default_engine_args, engine_start_message
-from pipeline.llm.types import LLMRequest, LLMResponse, ResultCallback
+from robustclap.pipeline.llm.platform import default_engine_args, engine_start_message
+from robustclap.pipeline.llm.types import LLMRequest, LLMResponse, ResultCallback
+
+from robustclap.contracts.errors import RobustclapError
 
 
 class InProcessBackend:

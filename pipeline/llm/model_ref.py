@@ -11,8 +11,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import RobustclapError
-from pipeline.llm.packaged import ensure_converted, is_packaged, lookup
+from robustclap.pipeline.llm.packaged import ensure_converted, is_packaged, lookup
+
+from robustclap.contracts.errors import RobustclapError
 
 OFFLINE_HELP = """\
 To run without the hub, use the packaged model (the default): --model packaged:smollm2-135m-instruct
@@ -51,7 +52,7 @@ def resolve_model(model: str, revision: str | None = None,
     """`packaged:NAME` → its converted folder in the cache (built once); a local folder → itself;
     `org/name` → a hub snapshot. `revision` of the result is what cache keys use."""
     if is_packaged(model):
-        from pipeline.config import default_cache_dir
+        from robustclap.pipeline.config import default_cache_dir
 
         spec = lookup(model)
         folder = ensure_converted(spec, cache_root or default_cache_dir())

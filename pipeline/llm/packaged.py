@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from pipeline.errors import RobustclapError
+from robustclap.contracts.errors import RobustclapError
 
 PREFIX = "packaged:"
 COMPLETE = "robustclap-packaged.json"  # written last, inside the temporary folder

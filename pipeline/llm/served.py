@@ -13,8 +13,12 @@ import time
 from collections.abc import Sequence
 
 import openai
-
-from pipeline.llm.types import EndpointUnavailable, LLMRequest, LLMResponse, ResultCallback
+from robustclap.pipeline.llm.types import (
+    EndpointUnavailable,
+    LLMRequest,
+    LLMResponse,
+    ResultCallback,
+)
 
 
 class ServedBackend:

@@ -18,9 +18,9 @@ from importlib import metadata
 from pathlib import Path
 
 import httpx
+from robustclap.pipeline.llm.platform import default_engine_args
 
-from pipeline.errors import RobustclapError
-from pipeline.llm.platform import default_engine_args
+from robustclap.contracts.errors import RobustclapError
 
 
 def _die_with_parent() -> None:

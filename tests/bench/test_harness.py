@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from bench.harness import (
+from robustclap.bench.harness import (
     Comparison,
     Goal,
     Result,
@@ -103,7 +102,7 @@ def test_markdown_of_an_empty_run() -> None:
 
 
 def test_registry_names_and_errors_become_results(tmp_path, monkeypatch) -> None:
-    from bench import registry
+    from robustclap.bench import registry
 
     assert list(registry.BENCHMARKS) == ["rerun", "prefix_cache", "generate", "memory",
                                          "gate", "train_step", "chaos", "cpu_dtype", "yield",
@@ -112,13 +111,13 @@ def test_registry_names_and_errors_become_results(tmp_path, monkeypatch) -> None
     assert [b.name for b in registry.resolve(["gate", "rerun"])] == ["gate", "rerun"]
     with pytest.raises(KeyError):
         registry.resolve(["nope"])
-    bad = registry.Bench("bad", "bench.no_such_module", "missing")
+    bad = registry.Bench("bad", "robustclap.bench.no_such_module", "missing")
     r = registry.run_one(bad, {}, tmp_path)
     assert r.error and "ModuleNotFoundError" in r.error and r.wall_s is not None
 
 
 def test_no_idle_engine_beside_a_benchmark_that_does_not_use_it(tmp_path, monkeypatch) -> None:
-    from bench import common, registry
+    from robustclap.bench import common, registry
 
     closed: list[str] = []
 
@@ -127,17 +126,18 @@ def test_no_idle_engine_beside_a_benchmark_that_does_not_use_it(tmp_path, monkey
             closed.append("engine")
 
     monkeypatch.setattr(common, "_ENGINE", {("m", ()): (FakeBackend(), 1.0)})
-    llm_bench = registry.Bench("llm", "bench.no_such_module", "uses the engine", engine=True)
+    missing = "robustclap.bench.no_such_module"
+    llm_bench = registry.Bench("llm", missing, "uses the engine", engine=True)
     registry.run_one(llm_bench, {}, tmp_path)
     assert closed == [] and len(common._ENGINE) == 1  # kept for the next LLM benchmark
-    registry.run_one(registry.Bench("cpu", "bench.no_such_module", "no engine"), {}, tmp_path)
+    registry.run_one(registry.Bench("cpu", missing, "no engine"), {}, tmp_path)
     assert closed == ["engine"] and common._ENGINE == {}
 
 
 def test_bench_help() -> None:
     from typer.testing import CliRunner
 
-    from pipeline.cli import app
+    from robustclap.cli import app
 
     res = CliRunner().invoke(app, ["bench", "--help"])
     assert res.exit_code == 0, res.output
@@ -148,8 +148,8 @@ def test_bench_help() -> None:
 def test_bench_unknown_name_is_a_clear_error(tmp_path) -> None:
     from typer.testing import CliRunner
 
-    from pipeline.cli import app
-    from pipeline.errors import RobustclapError
+    from robustclap.cli import app
+    from robustclap.contracts.errors import RobustclapError
 
     res = CliRunner().invoke(app, ["bench", "nope", "--out", str(tmp_path)])
     assert res.exit_code != 0  # the real command turns it into one message and exit code 2

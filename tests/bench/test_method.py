@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-
-from bench.benchmarks.method import goals, markdown
-from training.scenes.experiment import KINDS, MULTI, PLAIN
+from robustclap.bench.benchmarks.method import goals, markdown
+from robustclap.training.scenes.experiment import KINDS, MULTI, PLAIN
 
 
 def _default(field: pa.Field, value):
@@ -39,7 +38,7 @@ def _publish_fake_corpus(scenes_dir: Path) -> None:
     lays it out; paraphrases are simple rewrites of the scene captions."""
     import pandas as pd
 
-    from pipeline.schema import CANDIDATES, CORPUS, write_table
+    from robustclap.contracts.schema import CANDIDATES, CORPUS, write_table
 
     para = pd.read_csv(scenes_dir / "paraphrase" / "scenes.csv")
     rows = []
@@ -59,7 +58,7 @@ def _publish_fake_corpus(scenes_dir: Path) -> None:
 
 @pytest.fixture(scope="module")
 def scenes_dir(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from training.scenes.build import build_scenes
+    from robustclap.training.scenes.build import build_scenes
 
     out = tmp_path_factory.mktemp("scenes")
     build_scenes(shared_data, out, n_train=16, n_test=8, n_paraphrase=6, seed=1)
@@ -70,8 +69,7 @@ def scenes_dir(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 def test_bench_method_smoke_writes_table_plot_and_goals(scenes_dir: Path, shared_data: Path,
                                                           tmp_path: Path) -> None:
     import torch
-
-    from bench.benchmarks.method import SETTINGS, UNGATED, run
+    from robustclap.bench.benchmarks.method import SETTINGS, UNGATED, run
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a busy 2-core machine: the second OpenMP thread spin-waits

@@ -3,7 +3,7 @@ gate, publish, overview in fresh subprocesses). Checks the result's shape, never
 
 from __future__ import annotations
 
-from bench.registry import BENCHMARKS, run_one
+from robustclap.bench.registry import BENCHMARKS, run_one
 
 
 def test_memory_benchmark_smoke(tmp_path) -> None:

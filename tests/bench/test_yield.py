@@ -7,17 +7,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from bench.benchmarks.yield_rate import markdown, run_variant
-from pipeline.config import GenerateConfig
-from pipeline.llm.types import Sampling
+from robustclap.bench.benchmarks.yield_rate import markdown, run_variant
+from robustclap.pipeline.config import GenerateConfig
+from robustclap.pipeline.llm.types import Sampling
 
 pytestmark = pytest.mark.slow
 
 
 def test_rounds_count_calls_and_regenerate_only_what_failed(tmp_path: Path, tiny_llm,
                                                             inprocess_backend):
-    from quality.config import load_config
+    from robustclap.quality.config import load_config
 
     csv = tmp_path / "c.csv"
     pd.DataFrame({"clip_id": ["a", "b", "c"], "split": "train",

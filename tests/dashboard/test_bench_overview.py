@@ -1,4 +1,5 @@
-"""`python -m dashboard.bench_overview` (typer, like every other command) on a small corpus."""
+"""`python -m robustclap.dashboard.bench_overview` (typer, like every command) on a small
+corpus."""
 
 from __future__ import annotations
 
@@ -6,9 +7,8 @@ import json
 from pathlib import Path
 
 import typer
+from robustclap.dashboard.bench_overview import main
 from typer.testing import CliRunner
-
-from dashboard.bench_overview import main
 
 
 def test_bench_overview_times_every_step(tmp_path: Path) -> None:

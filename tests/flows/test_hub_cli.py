@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from pipeline.errors import RobustclapError
+from robustclap.cli import app
+from robustclap.contracts.errors import RobustclapError
 
 from .stage_dirs import make_stage_dirs
 

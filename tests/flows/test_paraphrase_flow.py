@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from robustclap.flows.paraphrase import paraphrase_flow
+from robustclap.flows.publish import versions
 
-from flows.paraphrase import paraphrase_flow
-from flows.publish import versions
-from pipeline.schema import CANDIDATES, CORPUS, col, read_dir, read_table
+from robustclap.contracts.schema import CANDIDATES, CORPUS, col, read_dir, read_table
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -100,7 +100,7 @@ def test_paraphrase_flow_on_real_captions(tmp_path, vllm_server, shared_data):
 def test_paraphrase_flow_on_a_local_dask_cluster(run_config, tmp_path):
     """The same flow with shard tasks on a local Dask cluster (2 worker processes) makes the
     same candidates as the in-process thread runner."""
-    from flows.paraphrase import run_paraphrase
+    from robustclap.flows.paraphrase import run_paraphrase
 
     dask = run_paraphrase(str(run_config(name="dask", task_runner="dask", regenerate_rounds=0)))
     local = run_paraphrase(str(run_config(name="local", regenerate_rounds=0)))

@@ -10,10 +10,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from robustclap.flows.card import body
+from robustclap.flows.publish import publish
 
-from flows.card import body
-from flows.publish import publish
-from pipeline.schema import CORPUS, GATE_REJECTED, col, read_table
+from robustclap.contracts.schema import CORPUS, GATE_REJECTED, col, read_table
 
 from .stage_dirs import make_stage_dirs
 
@@ -94,7 +94,7 @@ def test_published_files_follow_the_umask(published: dict) -> None:
 
 def test_every_column_of_every_table_is_documented() -> None:
     """The card documents columns from the schema module: a new column needs its line."""
-    from pipeline.schema import COLUMN_DOCS, TABLES
+    from robustclap.contracts.schema import COLUMN_DOCS, TABLES
 
     missing = {t: [c for c in s.columns if not COLUMN_DOCS.get(c)] for t, s in TABLES.items()}
     assert not any(missing.values()), missing

@@ -80,7 +80,7 @@ def prefect_server(tmp_path):
 
 
 def test_publish_event_triggers_finetune(tmp_path, prefect_server, run_config, flow_audio):
-    from training.tiny import save_tiny_clap
+    from robustclap.training.tiny import save_tiny_clap
 
     api, env = prefect_server
     clap = save_tiny_clap(tmp_path / "tiny-clap")

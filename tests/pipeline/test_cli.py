@@ -3,7 +3,7 @@ import sys
 
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from robustclap.cli import app
 
 runner = CliRunner()
 
@@ -20,7 +20,7 @@ def test_every_command_has_help():
 def test_unreachable_hub_model_stops_at_once_with_offline_recipe(tmp_path):
     """No hub here: a hub model must fail before any engine starts, with the fix."""
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline", "generate", "--input", "examples/captions.csv",
+        [sys.executable, "-m", "robustclap", "generate", "--input", "examples/captions.csv",
          "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache"),
          "--model", "Qwen/Qwen2.5-1.5B-Instruct"],
         capture_output=True, text=True, timeout=120, env={"HF_HUB_OFFLINE": "1", "PATH": ""},
@@ -37,7 +37,7 @@ def test_bad_input_is_a_clear_error(tmp_path):
     bad = tmp_path / "x.csv"
     bad.write_text("clip_id,text\na,b\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline", "generate", "--input", str(bad),
+        [sys.executable, "-m", "robustclap", "generate", "--input", str(bad),
          "--out", str(tmp_path / "o"), "--model", str(tmp_path)],
         capture_output=True, text=True, timeout=120,
     )

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import typer
 from rich.console import Console
+from robustclap.pipeline.config import GenerateConfig
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from pipeline.cli_options import QUIET_ENV
-from pipeline.config import GenerateConfig
+from robustclap.cli import app
+from robustclap.cli_options import QUIET_ENV
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[2]
@@ -65,7 +65,7 @@ def test_generate_help_shows_the_config_defaults() -> None:
 
 
 def test_quiet_silences_progress_bars(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeline import progress
+    from robustclap.contracts import progress
 
     def run() -> str:
         buf = io.StringIO()
@@ -105,7 +105,7 @@ def test_run_takes_input_name_and_corpus_dir(tmp_path: Path) -> None:
 
 
 def test_flow_progress_shows_rows_and_shards(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeline import progress
+    from robustclap.contracts import progress
 
     buf = io.StringIO()
     monkeypatch.delenv(QUIET_ENV, raising=False)

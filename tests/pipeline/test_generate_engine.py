@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from robustclap.pipeline.config import GenerateConfig
+from robustclap.pipeline.llm.types import Sampling
+from robustclap.pipeline.runner import run_generate
 
-from pipeline.config import GenerateConfig
-from pipeline.errors import RobustclapError
-from pipeline.llm.types import Sampling
-from pipeline.runner import run_generate
-from pipeline.schema import CANDIDATES, col, read_dir
+from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.schema import CANDIDATES, col, read_dir
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "captions.csv"
@@ -192,7 +192,7 @@ def test_server_dies_mid_run_then_resume(tmp_path, vllm_server, fault_proxy):
 
 def test_sigkill_mid_run_then_resume_exactly_once(tmp_path, vllm_server):
     out, cache = tmp_path / "out", tmp_path / "cache"
-    cmd = [sys.executable, "-m", "pipeline", "generate", "--input", str(EXAMPLE),
+    cmd = [sys.executable, "-m", "robustclap", "generate", "--input", str(EXAMPLE),
            "--out", str(out), "--model", "tiny", "--base-url", vllm_server,
            "--cache-dir", str(cache), "--shard-size", "2", "--concurrency", "2",
            "--max-tokens", "48", "--no-progress"]

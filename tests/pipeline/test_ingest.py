@@ -2,9 +2,9 @@ import json
 
 import pandas as pd
 import pytest
+from robustclap.pipeline.ingest import ColumnMapping, caption_id, ingest
 
-from pipeline.errors import RobustclapError
-from pipeline.ingest import ColumnMapping, caption_id, ingest
+from robustclap.contracts.errors import RobustclapError
 
 
 def write(path, text, encoding="utf-8"):

@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
+from robustclap.pipeline.config import GenerateConfig
+from robustclap.pipeline.llm.packaged import COMPLETE, DEFAULT_PACKAGED, PACKAGED, model_folder
+from robustclap.pipeline.llm.types import Sampling
+from robustclap.pipeline.runner import run_generate
 
-from pipeline.config import GenerateConfig
-from pipeline.llm.packaged import COMPLETE, DEFAULT_PACKAGED, PACKAGED, model_folder
-from pipeline.llm.types import Sampling
-from pipeline.runner import run_generate
-from pipeline.schema import CANDIDATES, col, read_dir
+from robustclap.contracts.schema import CANDIDATES, col, read_dir
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = PACKAGED["smollm2-135m-instruct"]
@@ -40,7 +40,7 @@ def test_conversion_killed_half_way_then_rebuilt_and_idempotent(packaged_model: 
                                                                  tmp_path: Path):
     """SIGKILL while the temporary folder is being written: the folder is never used, a rerun
     builds a complete one, and a third call reuses it without converting again."""
-    from pipeline.llm.model_ref import resolve_model
+    from robustclap.pipeline.llm.model_ref import resolve_model
 
     root = tmp_path / "cache"
     proc = _convert_in_subprocess(root)
@@ -74,8 +74,9 @@ def test_conversion_killed_half_way_then_rebuilt_and_idempotent(packaged_model: 
 
 
 def test_unknown_packaged_model_is_a_clear_error():
-    from pipeline.errors import RobustclapError
-    from pipeline.llm.model_ref import resolve_model
+    from robustclap.pipeline.llm.model_ref import resolve_model
+
+    from robustclap.contracts.errors import RobustclapError
 
     with pytest.raises(RobustclapError, match="unknown packaged model.*smollm2-135m-instruct"):
         resolve_model("packaged:gpt-9")
@@ -116,7 +117,7 @@ def _generate_inprocess(tmp_path: Path, model: Path, rows: str, *flags: str
     captions = tmp_path / "captions.csv"
     captions.write_text(f"clip_id,split,caption\na,train,{rows}\n")
     return subprocess.run(
-        [sys.executable, "-m", "pipeline", "generate", "--input", str(captions),
+        [sys.executable, "-m", "robustclap", "generate", "--input", str(captions),
          "--out", str(tmp_path / "out"), "--model", str(model), "--backend", "inprocess",
          "--cache-dir", str(tmp_path / "cache"), *flags],
         capture_output=True, text=True, timeout=900, env=ENV, cwd=REPO,
@@ -126,7 +127,7 @@ def _generate_inprocess(tmp_path: Path, model: Path, rows: str, *flags: str
 def test_model_with_fewer_positions_than_the_cpu_default_runs(tmp_path: Path):
     """A 1,024-position Llama built outside the project used to die with vLLM's pydantic
     traceback (max_model_len 4096 > derived 1024); the engine length now follows the model."""
-    from pipeline.tiny_model import build_tiny_llama
+    from robustclap.pipeline.tiny_model import build_tiny_llama
 
     model = build_tiny_llama(tmp_path / "short-llm", max_positions=1024)
     proc = _generate_inprocess(tmp_path, model, "A dog barks.\nb,train,Rain falls.",
@@ -140,7 +141,7 @@ def test_model_with_fewer_positions_than_the_cpu_default_runs(tmp_path: Path):
 def test_engine_that_cannot_start_is_one_clear_message(tmp_path: Path):
     """An engine argument vLLM refuses (a length above the model's limit, asked explicitly):
     exit 2 and one message, never a traceback."""
-    from pipeline.tiny_model import build_tiny_llama
+    from robustclap.pipeline.tiny_model import build_tiny_llama
 
     model = build_tiny_llama(tmp_path / "short-llm", max_positions=1024)
     proc = _generate_inprocess(tmp_path, model, "A dog barks.",

@@ -7,8 +7,12 @@ import json
 
 import jsonschema
 import pytest
-
-from pipeline.parse import MAX_PARAPHRASE_CHARS, REPLY_SCHEMA, ParaphraseReply, parse_reply
+from robustclap.pipeline.parse import (
+    MAX_PARAPHRASE_CHARS,
+    REPLY_SCHEMA,
+    ParaphraseReply,
+    parse_reply,
+)
 
 
 def test_schema_comes_from_the_model() -> None:

@@ -2,8 +2,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.errors import RobustclapError
-from pipeline.schema import (
+from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.schema import (
     CANDIDATES,
     CAPTIONS,
     INGEST_REJECTS,

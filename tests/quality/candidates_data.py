@@ -6,7 +6,7 @@ random LLM writes, and failed generation rows. `expect` says what the gate must 
 
 from __future__ import annotations
 
-from pipeline.schema import CANDIDATES, col, status
+from robustclap.contracts.schema import CANDIDATES, col, status
 
 GOOD = "good"  # must be accepted (when within the per-level quota)
 BAD = "bad"  # must be rejected; the value names a gate it must fail

@@ -17,14 +17,14 @@ SHARED_DATA = Path(os.environ.get("ROBUSTCLAP_SHARED_DATA", REPO.parent / "share
 
 @pytest.fixture(scope="session")
 def nlp():
-    from quality.nlp import load_spacy
+    from robustclap.quality.nlp import load_spacy
 
     return load_spacy()
 
 
 @pytest.fixture(scope="session")
 def config():
-    from quality.config import load_config
+    from robustclap.quality.config import load_config
 
     return load_config()
 
@@ -32,8 +32,8 @@ def config():
 @pytest.fixture(scope="session")
 def scoring(config):
     """All scorers over an in-memory cache; models load once per test session."""
-    from quality.cache import ScoreCache
-    from quality.scoring import Scoring
+    from robustclap.quality.cache import ScoreCache
+    from robustclap.quality.scoring import Scoring
 
     cache = ScoreCache(None)
     yield Scoring(config, cache)
@@ -64,7 +64,7 @@ def case():
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory, case) -> Path:
     """A generation folder holding the hand-written candidates as one CANDIDATES shard."""
-    from pipeline.schema import CANDIDATES, write_table
+    from robustclap.contracts.schema import CANDIDATES, write_table
 
     folder = tmp_path_factory.mktemp("generated")
     write_table(CANDIDATES, case.candidate_rows(), folder / "candidates" / "part-00000.parquet")
@@ -74,7 +74,7 @@ def generated(tmp_path_factory, case) -> Path:
 @pytest.fixture(scope="session")
 def gated(generated, tmp_path_factory, config):
     """One gate run over `generated` (its score cache is reused by later tests)."""
-    from quality.gate import run_gate
+    from robustclap.quality.gate import run_gate
 
     out = tmp_path_factory.mktemp("corpus")
     return out, run_gate(generated, out, config)

@@ -18,8 +18,7 @@ PAIRS = [
 @pytest.fixture(scope="module")
 def reference(config):
     from bert_score import BERTScorer
-
-    from quality.scores_semantic import PACKAGED_LAYERS, resolve_model
+    from robustclap.quality.scores_semantic import PACKAGED_LAYERS, resolve_model
 
     scorer = BERTScorer(model_type=resolve_model(config.scorers.bertscore.model),
                         num_layers=PACKAGED_LAYERS, lang="en", batch_size=4)
@@ -28,8 +27,8 @@ def reference(config):
 
 
 def test_shared_pass_matches_bert_score(config, reference):
-    from quality.cache import ScoreCache
-    from quality.scoring import Scoring
+    from robustclap.quality.cache import ScoreCache
+    from robustclap.quality.scoring import Scoring
 
     with ScoreCache(None) as cache:
         scoring = Scoring(config, cache)
@@ -43,8 +42,8 @@ def test_shared_pass_matches_bert_score(config, reference):
 
 
 def test_another_bertscore_model_is_not_shared(config):
-    from quality.cache import ScoreCache
-    from quality.scoring import Scoring
+    from robustclap.quality.cache import ScoreCache
+    from robustclap.quality.scoring import Scoring
 
     s = config.scorers
     bertscore = s.bertscore.model_copy(update={"model": "some/other-model"})

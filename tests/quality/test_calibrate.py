@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from robustclap.quality.calibrate import (
+    calibrate,
+    combined_score,
+    gate_passes,
+    load_pairs,
+    markdown,
+)
 
-from pipeline.errors import RobustclapError
-from quality.calibrate import calibrate, combined_score, gate_passes, load_pairs, markdown
+from robustclap.contracts.errors import RobustclapError
 
 
 def test_stsb_reader_keeps_quotes_and_the_genre(tmp_path, config):

@@ -7,12 +7,12 @@ import os
 from pathlib import Path
 
 import pytest
+from robustclap.quality.calibrate_candidates import Labelled, evaluate, fit, load_labelled
+from robustclap.quality.config import load_config
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from pipeline.errors import RobustclapError
-from quality.calibrate_candidates import Labelled, evaluate, fit, load_labelled
-from quality.config import load_config
+from robustclap.cli import app
+from robustclap.contracts.errors import RobustclapError
 
 runner = CliRunner()
 SHARED_DATA = Path(os.environ.get("ROBUSTCLAP_SHARED_DATA",

@@ -10,10 +10,10 @@ import sys
 from rich.console import Console
 from typer.testing import CliRunner
 
-from pipeline import progress
-from pipeline.cli import app
-from pipeline.cli_options import QUIET_ENV
-from pipeline.schema import CORPUS, read_table
+from robustclap.cli import app
+from robustclap.cli_options import QUIET_ENV
+from robustclap.contracts import progress
+from robustclap.contracts.schema import CORPUS, read_table
 
 runner = CliRunner()
 
@@ -48,7 +48,7 @@ def test_gate_command_writes_the_corpus(generated, gated, tmp_path, monkeypatch)
 
 def test_user_errors_are_one_clear_line(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline", "gate", "--input", str(tmp_path), "--out",
+        [sys.executable, "-m", "robustclap", "gate", "--input", str(tmp_path), "--out",
          str(tmp_path / "o")], capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 2
@@ -56,7 +56,7 @@ def test_user_errors_are_one_clear_line(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("gates: {level1: {sbert_min: x}, level2: {}}\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline", "calibrate", "--pairs", str(bad), "--format", "paws",
+        [sys.executable, "-m", "robustclap", "calibrate", "--pairs", str(bad), "--format", "paws",
          "--config", str(bad)], capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 2
@@ -64,7 +64,7 @@ def test_user_errors_are_one_clear_line(tmp_path):
 
 
 def _calibrate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline", "calibrate", *args],
+    return subprocess.run([sys.executable, "-m", "robustclap", "calibrate", *args],
                           capture_output=True, text=True, timeout=300)
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from robustclap.quality.config import default_config_text, load_config, parse_config
 
-from pipeline.errors import RobustclapError
-from quality.config import default_config_text, load_config, parse_config
+from robustclap.contracts.errors import RobustclapError
 
 
 def test_default_config_loads_and_has_both_levels(config):
@@ -102,7 +102,7 @@ def test_non_utf8_config_exits_2_without_traceback(tmp_path):
 
     f = tmp_path / "gates.yaml"
     f.write_bytes(b"\xff\xfe gates")
-    proc = subprocess.run([sys.executable, "-m", "pipeline", "gate", "--input", str(tmp_path),
+    proc = subprocess.run([sys.executable, "-m", "robustclap", "gate", "--input", str(tmp_path),
                            "--out", str(tmp_path / "o"), "--config", str(f)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from robustclap.quality.decide import (
+    DUPLICATE,
+    SURPLUS,
+    Candidate,
+    failed_gates,
+    rank_score,
+    select,
+)
 
-from pipeline.errors import RobustclapError
-from quality.decide import DUPLICATE, SURPLUS, Candidate, failed_gates, rank_score, select
+from robustclap.contracts.errors import RobustclapError
 
 
 def passing(level: int) -> dict:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from quality.degenerate import (
+from robustclap.quality.degenerate import (
     EchoCheck,
     compile_patterns,
     count_sentences,
@@ -14,8 +13,8 @@ from quality.degenerate import (
     repeat_fraction,
     surface,
 )
-from quality.scores_semantic import encoder_vocab
-from quality.text import normalise, words
+from robustclap.quality.scores_semantic import encoder_vocab
+from robustclap.quality.text import normalise, words
 
 CAPTION = "A dog barks loudly while a car passes by."
 

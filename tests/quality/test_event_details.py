@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from quality.decide import failed_gates
-from quality.events import align, scene
+from robustclap.quality.decide import failed_gates
+from robustclap.quality.events import align, scene
 
 NEUTRAL = frozenset({"sound", "noise", "hear", "be", "have"})
 
@@ -96,7 +95,7 @@ def test_passive_keeps_source_and_object(roles):
 
 
 def test_feedback_names_the_change(roles):
-    from quality.feedback import describe
+    from robustclap.quality.feedback import describe
 
     found = roles(WRONG[5][0], WRONG[5][1]) + roles(WRONG[1][0], WRONG[1][1])
     said = describe(["event_roles"], json.dumps({"roles": found}))

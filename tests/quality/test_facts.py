@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from quality.facts import compare_facts, extract, numbers
+from robustclap.quality.facts import compare_facts, extract, numbers
 
 
 def check(nlp, original: str, candidate: str, aligner=None):

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from robustclap.quality.config import load_config, parse_config
+from robustclap.quality.gate import run_gate
 
-from pipeline.errors import RobustclapError
-from pipeline.schema import (
+from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.schema import (
     CANDIDATES,
     CORPUS,
     GATE_REJECTED,
@@ -19,8 +21,6 @@ from pipeline.schema import (
     read_table,
     write_table,
 )
-from quality.config import load_config, parse_config
-from quality.gate import run_gate
 
 KEY = (col.caption_id, col.level, col.candidate)
 
@@ -119,8 +119,8 @@ def test_summary_counts_and_pass_rates(gated, case):
 def test_regating_with_new_thresholds_recomputes_no_score(gated, generated, tmp_path,
                                                           monkeypatch):
     out, first = gated
-    import quality.scores_semantic as semantic
-    import quality.scores_structure as structure
+    import robustclap.quality.scores_semantic as semantic
+    import robustclap.quality.scores_structure as structure
 
     def no_model(*_args, **_kwargs):
         raise AssertionError("a model was used although every score is cached")
@@ -184,7 +184,7 @@ def test_missing_or_foreign_input_is_a_user_error(tmp_path):
 def test_rows_in_memory_stay_bounded(generated, gated, tmp_path, monkeypatch, case):
     """Streaming: each decision step and each scoring batch sees at most `batch_rows` rows
     plus the rest of one caption, however many candidates there are."""
-    import quality.gate as gate_module
+    import robustclap.quality.gate as gate_module
 
     out, _ = gated
     seen_rows, seen_pairs = [], []
@@ -221,7 +221,7 @@ def test_an_empty_candidates_table_gives_empty_outputs(tmp_path):
 def test_sorting_in_key_ranges_changes_no_output(generated, gated, tmp_path, monkeypatch):
     """Sorting a few rows at a time (many DuckDB queries, one key range each) writes the same
     rows in the same order, and pass 1 scores the same batches, as one sort of everything."""
-    import quality.gate as gate_module
+    import robustclap.quality.gate as gate_module
 
     out, _ = gated
     batches = []

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from pipeline.cache import ResponseCache
-from pipeline.llm.types import LLMResponse
-from quality.config import load_config
-from quality.decide import apply_judge
-from quality.judge import DIFFERENT, SAME, Judge, parse_reply
+from robustclap.pipeline.cache import ResponseCache
+from robustclap.pipeline.llm.types import LLMResponse
+from robustclap.quality.config import load_config
+from robustclap.quality.decide import apply_judge
+from robustclap.quality.judge import DIFFERENT, SAME, Judge, parse_reply
 
 
 class ScriptedBackend:

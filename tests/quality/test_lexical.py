@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quality.lexical import compare_wording, content_lemmas
+from robustclap.quality.lexical import compare_wording, content_lemmas
 
 
 def wording(nlp, a: str, b: str):

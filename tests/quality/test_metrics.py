@@ -6,8 +6,7 @@ import itertools
 import random
 
 import pytest
-
-from quality.metrics import best_f1_threshold, precision_recall, roc_auc
+from robustclap.quality.metrics import best_f1_threshold, precision_recall, roc_auc
 
 
 def brute_auc(scores, labels) -> float:

@@ -7,8 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
-
-from quality.metrics import best_f1_threshold, precision_recall, roc_auc
+from robustclap.quality.metrics import best_f1_threshold, precision_recall, roc_auc
 
 
 def _brute_pr(pred: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import app
+from robustclap.cli import app
 
 # the temporary Prefect server's first start takes longer than Prefect's 20 s default on a busy
 # 2-core machine (the CLI raises it the same way: flows/run_checks.py)
@@ -46,7 +46,7 @@ drum_06,test,Someone hits a drum slowly.
 @pytest.fixture
 def fake_llm():
     """A deterministic OpenAI-compatible endpoint (bench.fake_openai) on 127.0.0.1."""
-    from bench.fake_openai import FakeOpenAI
+    from robustclap.bench.fake_openai import FakeOpenAI
 
     with FakeOpenAI() as server:
         yield server

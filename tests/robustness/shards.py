@@ -9,7 +9,14 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.schema import CANDIDATES, META_TABLE, META_VERSION, SCHEMA_VERSION, col, to_arrow
+from robustclap.contracts.schema import (
+    CANDIDATES,
+    META_TABLE,
+    META_VERSION,
+    SCHEMA_VERSION,
+    col,
+    to_arrow,
+)
 
 
 def valid_rows(n: int = 2) -> list[dict]:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from pipeline.errors import RobustclapError
-from pipeline.schema import CANDIDATES, check_file
+from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.schema import CANDIDATES, check_file
 
 _spec = importlib.util.spec_from_file_location("robust_shards",
                                                Path(__file__).with_name("shards.py"))

@@ -5,7 +5,7 @@ accepted corpus equals that of a run that was never killed."""
 
 from __future__ import annotations
 
-from bench.benchmarks.chaos import chaos
+from robustclap.bench.benchmarks.chaos import chaos
 
 
 def test_kill_in_each_phase_then_rerun_loses_nothing(tmp_path):

@@ -8,10 +8,10 @@ import math
 
 import pytest
 import yaml
+from robustclap.training.config import load_config as load_train_config
+from robustclap.training.config import parse_config
 
-from pipeline.errors import RobustclapError
-from training.config import load_config as load_train_config
-from training.config import parse_config
+from robustclap.contracts.errors import RobustclapError
 
 TRAIN = {"model": "laion/clap-htsat-unfused", "out_dir": "out", "max_steps": 2,
          "data": {"audio_dir": "audio", "captions": "caps.parquet"}}
@@ -108,7 +108,7 @@ def test_case7_training_config_not_utf8(tmp_path):
 
 
 def test_case3_serve_checks_the_run_before_deploying(tmp_path):
-    from flows.serve import deployments
+    from robustclap.flows.serve import deployments
 
     with pytest.raises(RobustclapError, match="gate_config"):
         deployments(_write(tmp_path, _run_config(tmp_path, gate_config="nope.yaml")))

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import flows.paraphrase as paraphrase
-from flows.version_check import check_version
-from pipeline.cache import ResponseCache
+import robustclap.flows.paraphrase as paraphrase
+from robustclap.flows.version_check import check_version
+from robustclap.pipeline.cache import ResponseCache
 
 
 def test_case9_dask_flow_merges_worker_caches(tmp_path, small_run, fake_llm, monkeypatch):

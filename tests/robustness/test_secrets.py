@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.chaos_run import run_stages
-from flows.config import load_run_config
+from robustclap.bench.chaos_run import run_stages
+from robustclap.flows.config import load_run_config
 
 SECRET = "sk-robustclap-test-7f3a9c1e5b"
 

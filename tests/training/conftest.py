@@ -51,7 +51,7 @@ def bigsoundbank_dir() -> Path:
 @pytest.fixture(scope="session")
 def tiny_clap_dir(tmp_path_factory) -> Path:
     """The tiny random checkpoint, written once per session like `robustclap tiny-clap`."""
-    from training.tiny import save_tiny_clap
+    from robustclap.training.tiny import save_tiny_clap
 
     return save_tiny_clap(tmp_path_factory.mktemp("tiny") / "clap")
 
@@ -112,7 +112,7 @@ def rows():
 @pytest.fixture(scope="session")
 def generated_tables(generated_audio, tmp_path_factory) -> tuple[Path, Path]:
     """Captions for the generated clips (and the unusable ones), with a few paraphrases."""
-    from pipeline.schema import CAPTIONS, CORPUS, write_table
+    from robustclap.contracts.schema import CAPTIONS, CORPUS, write_table
 
     clips = {f"clip{i:02d}": f"a tone number {i} hums" for i in range(12)}
     clips.update({"flacclip": "a high tone", "silent": "nothing at all", "empty": "empty",

@@ -184,7 +184,7 @@ def build_rows(meta: list[dict[str, str]], per_class: int | None = None
 
 def write_tables(esc50_dir: Path, out_dir: Path, per_class: int | None = None
                  ) -> tuple[Path, Path]:
-    from pipeline.schema import CAPTIONS, CORPUS, write_table
+    from robustclap.contracts.schema import CAPTIONS, CORPUS, write_table
 
     captions, corpus = build_rows(read_meta(esc50_dir), per_class)
     cap_path = write_table(CAPTIONS, captions, out_dir / "captions.parquet")

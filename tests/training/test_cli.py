@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 @pytest.fixture(scope="module")
 def app():
     """The real `robustclap` app, which registers this stage's commands."""
-    from pipeline.cli import app
+    from robustclap.cli import app
 
     return app
 
@@ -37,7 +37,7 @@ def test_help_lists_the_flags(app):
 
 def test_bad_config_is_one_line_without_traceback(tmp_path):
     (tmp_path / "c.yaml").write_text("model: x\nout_dir: y\nbatch_size: 1\nmax_steps: 2\n")
-    result = subprocess.run([sys.executable, "-m", "pipeline", "train", "--config",
+    result = subprocess.run([sys.executable, "-m", "robustclap", "train", "--config",
                              str(tmp_path / "c.yaml")], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 2

@@ -5,17 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from robustclap.training.data import build_training_view, read_captions, read_corpus
+from robustclap.training.loader import EpochBatches, ExampleDataset, collate
+from robustclap.training.splits import SplitLeakError, check_splits
 
-from pipeline.schema import CAPTIONS, CORPUS, write_table
-from training.data import build_training_view, read_captions, read_corpus
-from training.loader import EpochBatches, ExampleDataset, collate
-from training.splits import SplitLeakError, check_splits
+from robustclap.contracts.schema import CAPTIONS, CORPUS, write_table
 
 SR = 48000
 
 
 def frames(captions: list[dict], corpus: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from pipeline.schema import to_arrow
+    from robustclap.contracts.schema import to_arrow
 
     return (to_arrow(CAPTIONS, captions).to_pandas(),
             to_arrow(CORPUS, corpus).to_pandas() if corpus
@@ -79,9 +79,8 @@ def test_epoch_batches_cover_each_example_once_and_resume_mid_epoch():
 
 
 def test_dataset_samples_paraphrases_per_epoch_reproducibly(generated_audio, generated_tables):
+    from robustclap.training.audio import AudioFrontEnd
     from transformers import ClapFeatureExtractor
-
-    from training.audio import AudioFrontEnd
 
     cap_path, corpus_dir = generated_tables
     view = build_training_view(read_captions(cap_path), read_corpus(corpus_dir),

@@ -22,7 +22,7 @@ def test_torchrun_two_processes_with_accumulation(tiny_clap_dir, generated_audio
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-         "--standalone", "-m", "training.train", str(tmp_path / "c.yaml")],
+         "--standalone", "-m", "robustclap.training.train", str(tmp_path / "c.yaml")],
         capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())

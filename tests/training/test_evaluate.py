@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-
-import training.evaluate as ev
+import robustclap.training.evaluate as ev
 
 
 def test_same_model_twice_gives_identical_results_and_decodes_each_file_once(

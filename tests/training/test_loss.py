@@ -11,8 +11,7 @@ import textwrap
 import pytest
 import torch
 import torch.nn.functional as F
-
-from training.loss import MultiViewClipLoss, info_nce
+from robustclap.training.loss import MultiViewClipLoss, info_nce
 
 
 def unit(*shape: int, seed: int = 0) -> torch.Tensor:
@@ -113,7 +112,7 @@ def test_view_of_another_caption_of_the_same_clip_is_not_a_negative():
 
 WORKER = textwrap.dedent("""
     import sys, torch, torch.distributed as dist
-    from training.loss import MultiViewClipLoss
+    from robustclap.training.loss import MultiViewClipLoss
     rank, store, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
     full = torch.load(sys.argv[4], weights_only=True)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from training.evaluate import Query, retrieval_both_ways
-from training.metrics import accuracy, retrieval_metrics
+from robustclap.training.evaluate import Query, retrieval_both_ways
+from robustclap.training.metrics import accuracy, retrieval_metrics
 
 
 def test_audio_to_text_with_several_relevant_captions():

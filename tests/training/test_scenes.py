@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from training.scenes import phrases as P
-from training.scenes.compose import Event, caption_of
+from robustclap.training.scenes import phrases as P
+from robustclap.training.scenes.compose import Event, caption_of
 
 REPO = Path(__file__).resolve().parents[2]
 # function words; "times" too: "three times" (training) and "a couple of times" (held out)
@@ -72,14 +71,14 @@ def test_caption_grammar_and_its_rewording() -> None:
 
 @pytest.fixture(scope="module")
 def scene_set(shared_data: Path, tmp_path_factory: pytest.TempPathFactory):
-    from training.scenes.build import build_scenes
+    from robustclap.training.scenes.build import build_scenes
 
     out = tmp_path_factory.mktemp("scenes")
     return build_scenes(shared_data, out, n_train=24, n_test=12, n_paraphrase=5, seed=3)
 
 
 def test_sources_keep_each_recording_on_one_side(shared_data: Path) -> None:
-    from training.scenes.sources import list_sources
+    from robustclap.training.scenes.sources import list_sources
 
     sources = list_sources(shared_data)
     sides: dict[str, set[str]] = {}
@@ -94,8 +93,9 @@ def test_sources_keep_each_recording_on_one_side(shared_data: Path) -> None:
 def test_scene_set_splits_sources_and_writes_tables(scene_set, shared_data: Path) -> None:
     import json
 
-    from pipeline.schema import CAPTIONS, SCENES, read_table
-    from training.scenes.sources import list_sources
+    from robustclap.training.scenes.sources import list_sources
+
+    from robustclap.contracts.schema import CAPTIONS, SCENES, read_table
 
     out = scene_set.out
     scenes = read_table(SCENES, out / "scenes.parquet").to_pandas()
@@ -117,9 +117,9 @@ def test_scene_set_splits_sources_and_writes_tables(scene_set, shared_data: Path
 
 
 def test_render_places_every_repeat(scene_set, shared_data: Path) -> None:
-    from training.scenes.build import load_segments_for
-    from training.scenes.compose import render
-    from training.scenes.sources import SAMPLE_RATE
+    from robustclap.training.scenes.build import load_segments_for
+    from robustclap.training.scenes.compose import render
+    from robustclap.training.scenes.sources import SAMPLE_RATE
 
     segments = load_segments_for(shared_data, seed=3)
     for scene in scene_set.scenes[:6]:
@@ -135,7 +135,7 @@ def test_render_places_every_repeat(scene_set, shared_data: Path) -> None:
 
 
 def _train_set(n: int = 16):
-    from training.scenes.fit import TrainSet
+    from robustclap.training.scenes.fit import TrainSet
 
     rng = np.random.default_rng(0)
     caps = [f"A dog barks {w}, then rain falls." for w in ("twice", "three times")] * (n // 2)
@@ -157,8 +157,8 @@ def one_thread():
 
 
 def test_fit_same_start_for_every_setting_and_views_add_terms(one_thread) -> None:
-    from training.scenes.fit import FitConfig, fit
-    from training.scenes.model import build_scene_clap, build_tokenizer
+    from robustclap.training.scenes.fit import FitConfig, fit
+    from robustclap.training.scenes.model import build_scene_clap, build_tokenizer
 
     data = _train_set()
     tok = build_tokenizer(data.captions + [t for ps in data.p1 + data.p2 for t in ps], 300)
@@ -172,8 +172,8 @@ def test_fit_same_start_for_every_setting_and_views_add_terms(one_thread) -> Non
 
 
 def test_relative_drop_and_retrieval() -> None:
-    from training.scenes.experiment import relative_drop
-    from training.scenes.fit import text_to_audio
+    from robustclap.training.scenes.experiment import relative_drop
+    from robustclap.training.scenes.fit import text_to_audio
 
     audio = np.eye(3)
     text = np.array([[1.0, 0, 0], [0, 0.2, 0.9], [0, 0, 1.0]])
@@ -191,7 +191,7 @@ def test_scenes_command_bad_input_is_one_line(tmp_path: Path) -> None:
     for args, words in ((["--data", str(tmp_path)], "ESC-50 not found"),
                         (["--train", "0"], "must be at least 1")):
         result = subprocess.run(
-            [sys.executable, "-m", "pipeline", "scenes", "--no-paraphrase", "--out",
+            [sys.executable, "-m", "robustclap", "scenes", "--no-paraphrase", "--out",
              str(tmp_path / "out"), *args], capture_output=True, text=True, timeout=120)
         assert result.returncode == 2, result.stderr
         assert words in result.stderr and "Traceback" not in result.stderr

@@ -6,14 +6,14 @@ import csv
 import json
 
 import pytest
+import robustclap.training.train as train_module
 import torch
+from robustclap.training.config import parse_config
+from robustclap.training.splits import SplitLeakError
+from robustclap.training.train import NonFiniteError, train
 
-import training.train as train_module
-from pipeline.errors import RobustclapError
-from pipeline.schema import CAPTIONS, CORPUS, write_table
-from training.config import parse_config
-from training.splits import SplitLeakError
-from training.train import NonFiniteError, train
+from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.schema import CAPTIONS, CORPUS, write_table
 
 
 def esc50_subset(esc50_dir, esc50_tables, out, categories: int, per_class: int):
@@ -117,7 +117,7 @@ def test_leaking_configuration_is_refused(generated_audio, tiny_clap_dir, tmp_pa
 
 
 def test_nan_stops_cleanly_naming_step_and_batch(generated_audio, generated_tables, tmp_path):
-    from training.tiny import build_tiny_clap
+    from robustclap.training.tiny import build_tiny_clap
 
     bundle = build_tiny_clap()
     with torch.no_grad():
@@ -159,10 +159,9 @@ def test_lora_with_frozen_audio_tower_trains_and_exports(generated_audio, genera
 
 def test_one_audio_pass_per_clip_and_one_text_pass_for_all_views(tiny_clap_dir):
     import numpy as np
-
-    from training.loader import collate
-    from training.model import DualEncoder, load_clap
-    from training.train import encode_batch
+    from robustclap.training.loader import collate
+    from robustclap.training.model import DualEncoder, load_clap
+    from robustclap.training.train import encode_batch
 
     bundle = load_clap(tiny_clap_dir)
     calls = {"audio": [], "text": []}
@@ -194,7 +193,7 @@ def test_one_audio_pass_per_clip_and_one_text_pass_for_all_views(tiny_clap_dir):
 def test_packed_text_pass_gives_the_features_and_gradients_of_a_padded_pass(tiny_clap_dir):
     """Packing only removes padding: every text keeps its features, its place and its
     gradient."""
-    from training.model import DualEncoder, load_clap, pack_texts, tokenize
+    from robustclap.training.model import DualEncoder, load_clap, pack_texts, tokenize
 
     bundle = load_clap(tiny_clap_dir)
     net = DualEncoder(bundle.model).eval()  # no dropout: both passes must agree

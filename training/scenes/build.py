@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from robustclap.training.scenes.compose import Scene, render, sample_scene
+from robustclap.training.scenes.sources import SAMPLE_RATE, Segment, list_sources, load_segments
 
-from pipeline.errors import RobustclapError
-from pipeline.schema import CAPTIONS, SCENES, write_table
-from pipeline.schema import col as c
-from training.scenes.compose import Scene, render, sample_scene
-from training.scenes.sources import SAMPLE_RATE, Segment, list_sources, load_segments
+from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.schema import CAPTIONS, SCENES, write_table
+from robustclap.contracts.schema import col as c
 
 DEFAULT_MODEL = "packaged:smollm2-135m-instruct"
 
@@ -100,7 +100,7 @@ def build_scenes(data_dir: str | Path, out: str | Path, n_train: int = 3000, n_t
                  model: str = DEFAULT_MODEL, candidates: int = 1, max_tokens: int = 96
                  ) -> SceneSet:
     """Compose train and test scenes from disjoint source recordings and write OUT/."""
-    from pipeline.ingest import ColumnMapping, ingest
+    from robustclap.pipeline.ingest import ColumnMapping, ingest
 
     if min(n_train, n_test) < 1 or n_paraphrase < 0:
         raise RobustclapError("--train and --test must be at least 1, --paraphrase-train >= 0")

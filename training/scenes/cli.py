@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from training.scenes.build import DEFAULT_MODEL
+from robustclap.training.scenes.build import DEFAULT_MODEL
 
 DEFAULT_DATA = Path(os.environ.get("ROBUSTCLAP_SHARED_DATA", "../shared/data"))
 
@@ -19,14 +18,14 @@ def make_scenes(data_dir: Path, out: Path, n_train: int = 3000, n_test: int = 30
                 n_paraphrase: int = 400, seed: int = 0, audio: bool = False,
                 paraphrase: bool = True, model: str = DEFAULT_MODEL) -> dict:
     """Build OUT/ and (with `paraphrase`) publish OUT/corpus/scenes/vN; returns the counts."""
-    from training.scenes.build import build_scenes
+    from robustclap.training.scenes.build import build_scenes
 
     built = build_scenes(data_dir, out, n_train, n_test, n_paraphrase, seed, audio, model)
     summary: dict = {"out": str(out), **built.counts}
     if paraphrase:
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
-        from flows.paraphrase import run_paraphrase, summary_line
-        from pipeline.llm.model_ref import resolve_model
+        from robustclap.flows.paraphrase import run_paraphrase, summary_line
+        from robustclap.pipeline.llm.model_ref import resolve_model
 
         resolve_model(model)  # offline and not packaged: one clear message before Prefect
         published = run_paraphrase(str(built.run_config))

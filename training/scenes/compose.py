@@ -11,9 +11,7 @@ import json
 from dataclasses import asdict, dataclass
 
 import numpy as np
-
-from pipeline.errors import RobustclapError
-from training.scenes.phrases import (
+from robustclap.training.scenes.phrases import (
     COUNT_REWORDINGS,
     COUNT_WORDS,
     OVERLAP_REWORDINGS,
@@ -23,7 +21,9 @@ from training.scenes.phrases import (
     SEQUENCE_REWORDINGS,
     SEQUENCE_TEMPLATES,
 )
-from training.scenes.sources import SAMPLE_RATE, Segment
+from robustclap.training.scenes.sources import SAMPLE_RATE, Segment
+
+from robustclap.contracts.errors import RobustclapError
 
 MIN_S, MAX_S = 5.0, 10.0
 N_EVENTS_P = {1: 0.3, 2: 0.45, 3: 0.25}

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from training.scenes.features import read_scenes, scene_features
-from training.scenes.fit import (
+from robustclap.training.scenes.features import read_scenes, scene_features
+from robustclap.training.scenes.fit import (
     FitConfig,
     TrainSet,
     embed_audio,
@@ -24,8 +23,8 @@ from training.scenes.fit import (
     fit,
     text_to_audio,
 )
-from training.scenes.model import build_scene_clap, build_tokenizer, scene_frontend
-from training.scenes.queries import (
+from robustclap.training.scenes.model import build_scene_clap, build_tokenizer, scene_frontend
+from robustclap.training.scenes.queries import (
     QuerySet,
     accepted_by_text,
     load_corpus,

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from robustclap.training.audio import AudioFrontEnd
+from robustclap.training.scenes.compose import Event, Scene, render
+from robustclap.training.scenes.sources import Segment
 
-from pipeline.schema import SCENES, read_table
-from pipeline.schema import col as c
-from training.audio import AudioFrontEnd
-from training.scenes.compose import Event, Scene, render
-from training.scenes.sources import Segment
+from robustclap.contracts.schema import SCENES, read_table
+from robustclap.contracts.schema import col as c
 
 
 def read_scenes(scenes_dir: str | Path) -> list[Scene]:
@@ -62,7 +62,7 @@ def scene_features(scenes_dir: str | Path, scenes: list[Scene], frontend: AudioF
             feats = np.load(path, mmap_mode="r")
             return np.ascontiguousarray(feats[[pos[s.scene_id] for s in scenes]])
     if segments is None:
-        from training.scenes.build import load_segments_for
+        from robustclap.training.scenes.build import load_segments_for
 
         if data_dir is None:
             raise ValueError("features are not cached: pass segments or data_dir")

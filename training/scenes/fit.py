@@ -15,13 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-
-from training.loader import Batch, EpochBatches
-from training.loss import MultiViewClipLoss
-from training.metrics import retrieval_metrics
-from training.model import ClapBundle, DualEncoder, clamp_logit_scale, tokenize
-from training.scenes.model import MAX_TEXT_LEN
-from training.train import adamw, encode_batch, param_groups, warmup_cosine
+from robustclap.training.loader import Batch, EpochBatches
+from robustclap.training.loss import MultiViewClipLoss
+from robustclap.training.metrics import retrieval_metrics
+from robustclap.training.model import ClapBundle, DualEncoder, clamp_logit_scale, tokenize
+from robustclap.training.scenes.model import MAX_TEXT_LEN
+from robustclap.training.train import adamw, encode_batch, param_groups, warmup_cosine
 
 
 @dataclass

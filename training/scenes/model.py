@@ -13,10 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-
-from training.audio import AudioFrontEnd
-from training.model import ClapBundle
-from training.scenes.sources import SAMPLE_RATE
+from robustclap.training.audio import AudioFrontEnd
+from robustclap.training.model import ClapBundle
+from robustclap.training.scenes.sources import SAMPLE_RATE
 
 MAX_TEXT_LEN = 77
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from robustclap.training.data import read_corpus
+from robustclap.training.scenes.compose import Scene
 
-from pipeline.errors import RobustclapError
-from pipeline.schema import col as c
-from training.data import read_corpus
-from training.scenes.compose import Scene
+from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.schema import col as c
 
 QUERY_KINDS = ("original", "llm_level1", "llm_level2", "reworded")
 PARAPHRASE_KINDS = QUERY_KINDS[1:]
@@ -72,8 +72,8 @@ def test_queries(test: list[Scene], corpus: pd.DataFrame) -> dict[str, QuerySet]
 def ungated(scenes_dir: str | Path) -> pd.DataFrame:
     """Every paraphrase the LLM wrote (status ok) for the published version, gate or not, in
     the corpus's columns (rank = candidate index): the ablation "what if nothing were gated"."""
-    from pipeline.schema import CANDIDATES, read_dir
-    from pipeline.schema import status as st
+    from robustclap.contracts.schema import CANDIDATES, read_dir
+    from robustclap.contracts.schema import status as st
 
     path = published_corpus(scenes_dir)
     if path is None:

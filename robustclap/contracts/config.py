@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from pipeline.errors import RobustclapError
+from robustclap.contracts.errors import RobustclapError
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -16,8 +16,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.errors import RobustclapError
-from pipeline.fsmode import default_mode
+from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.fsmode import default_mode
 
 SCHEMA_VERSION = "2"  # 2: candidates and regenerate carry the regeneration feedback
 META_TABLE = b"robustclap.table"
@@ -376,7 +376,7 @@ def check_file(spec: TableSpec, path: str | Path) -> dict[bytes, bytes]:
         raise RobustclapError(
             f"{path}: schema version {version!r}, this robustclap reads {SCHEMA_VERSION!r}"
         )
-    from pipeline.table_check import check_columns  # columns, not only the metadata
+    from robustclap.contracts.table_check import check_columns  # columns, not only the metadata
 
     check_columns(spec, path)
     return meta

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline.errors import RobustclapError
+from robustclap.contracts.errors import RobustclapError
 
 # Columns whose values are a closed set: anything else is a corrupt file, not data.
 CLOSED_VALUES: dict[str, frozenset[str]] = {"status": frozenset({"ok", "failed"})}

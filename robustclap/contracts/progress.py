@@ -7,6 +7,7 @@ with `--quiet` (ROBUSTCLAP_QUIET=1) or when asked to.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Iterator
 
@@ -21,7 +22,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from pipeline.cli_options import quiet
+QUIET_ENV = "ROBUSTCLAP_QUIET"
+
+
+def quiet() -> bool:
+    """True when the user asked for no progress bars (`--quiet` or ROBUSTCLAP_QUIET=1)."""
+    return os.environ.get(QUIET_ENV, "") not in ("", "0")
+
 
 
 def _bar(*extra: object) -> Progress:

@@ -8,6 +8,7 @@ vLLM (`VLLM_LOGGING_LEVEL`) and Prefect (`PREFECT_LOGGING_LEVEL`).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from importlib.metadata import PackageNotFoundError, version
@@ -16,8 +17,10 @@ from typing import Annotated
 
 import typer
 
+from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.progress import QUIET_ENV, quiet  # noqa: F401 - re-exported
+
 LOG_LEVELS = ("debug", "info", "warning", "error")
-QUIET_ENV = "ROBUSTCLAP_QUIET"
 
 
 def robustclap_version() -> str:
@@ -25,11 +28,6 @@ def robustclap_version() -> str:
         return version("robustclap")
     except PackageNotFoundError:  # run from a source tree that was never installed
         return "unknown (not installed)"
-
-
-def quiet() -> bool:
-    """True when the user asked for no progress bars (`--quiet` or ROBUSTCLAP_QUIET=1)."""
-    return os.environ.get(QUIET_ENV, "") not in ("", "0")
 
 
 def apply(log_level: str) -> None:
@@ -75,7 +73,7 @@ def register(app: typer.Typer) -> None:
 def refuse_replace(path: Path | None, option: str, overwrite: bool) -> None:
     """Stop before any work when `option`'s output file exists (unless --overwrite) or is a
     folder: earlier output is never replaced silently."""
-    from pipeline.errors import RobustclapError
+    from robustclap.contracts.errors import RobustclapError
 
     if path is None:
         return
@@ -98,3 +96,19 @@ def default_of(model: type, dotted: str) -> str:
     from rich.markup import escape  # typer renders help as rich markup: "[...]" is a tag
 
     return " " + escape(f"[default: {shown}]")
+
+
+def engine_args(pairs: list[str] | None) -> dict | None:
+    """--engine-arg key=value (value parsed as JSON when it can be: 2048, true, 0.5)."""
+    if not pairs:
+        return None
+    out: dict = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise RobustclapError(f"--engine-arg {pair!r}: expected key=value")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out

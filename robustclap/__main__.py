@@ -1,0 +1,5 @@
+"""`python -m robustclap` runs the robustclap command."""
+
+from robustclap.cli import app
+
+app()
