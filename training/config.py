@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from robustclap.contracts.config import read_yaml
+from robustclap.contracts.config import UNSET, load_yaml_model, validate_model
 from robustclap.contracts.errors import RobustclapError
 
 
@@ -124,29 +124,18 @@ def resume_fingerprint(cfg: TrainConfig) -> dict[str, Any]:
     return dump
 
 
-def parse_config(raw: dict[str, Any], source: str = "config") -> TrainConfig:
-    try:
-        return TrainConfig.model_validate(raw)
-    except ValidationError as exc:
-        lines = [f"  {'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}"
-                 for e in exc.errors()]
-        raise RobustclapError(f"{source} is not a valid training config:\n" + "\n".join(lines)
-                              ) from exc
+def parse_config(raw: dict[str, Any], source: str = "") -> TrainConfig:
+    """A mapping (a dumped or hand-built config) → a validated TrainConfig."""
+    return validate_model(raw, TrainConfig, "training config", source)
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Read YAML with safe_load, apply top-level `overrides` (from the CLI; None = keep the
-    file's value), validate."""
-    path = Path(path)
-    raw = read_yaml(path, "training config")
-    if not isinstance(raw, dict):
-        raise RobustclapError(f"{path} must hold a mapping of settings")
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            raw[key] = value
-            if key == "max_steps":  # a step count from the CLI replaces epochs
-                raw.pop("epochs", None)
-    return parse_config(raw, str(path))
+    """Read the YAML file, apply dotted `overrides` (from the CLI or the fine-tune flow; None
+    = keep the file's value), validate. A `max_steps` override replaces the file's epochs."""
+    overrides = dict(overrides or {})
+    if overrides.get("max_steps") is not None:
+        overrides["epochs"] = UNSET
+    return load_yaml_model(path, TrainConfig, overrides, what="training config")
 
 
 def check_data_paths(cfg: TrainConfig, audio_dir: Path | None = None,
