@@ -10,26 +10,32 @@ import os
 import shutil
 from pathlib import Path
 
-from robustclap.flows.publish import latest
-
+from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 
 # what an exported / pushed version holds (relative to the version folder)
-EXPORT_PATTERNS = ("README.md", "data/**/*.parquet", "gate_config.yaml", "summary.md")
+EXPORT_PATTERNS = (layout.CARD_FILE, f"{layout.HUB_DATA_DIR}/**/*.parquet", layout.GATE_CONFIG_FILE,
+                   layout.SUMMARY_MD_FILE)
+
+
+def _hub_ready(folder: Path) -> bool:
+    """A version folder with its dataset card and data/ folder."""
+    return (folder / layout.CARD_FILE).is_file() and (folder / layout.HUB_DATA_DIR).is_dir()
 
 
 def resolve_version(path: Path, version: int | None = None) -> Path:
     """A version folder (…/vN), or a corpus folder (its latest, or `version`)."""
     path = Path(path)
-    if (path / "README.md").is_file() and (path / "data").is_dir():
+    if _hub_ready(path):
         if version is not None:
             raise RobustclapError(f"{path} is a version folder; --version needs a corpus folder")
         return path
-    target = path / f"v{version}" if version is not None else latest(path)
+    target = (layout.version_dir(path, version) if version is not None
+              else layout.newest_version_dir(path))
     if target is None or not target.is_dir():
         raise RobustclapError(f"{path}: no published version found"
                               + (f" (looked for v{version})" if version is not None else ""))
-    if not (target / "README.md").is_file() or not (target / "data").is_dir():
+    if not _hub_ready(target):
         raise RobustclapError(f"{target} has no dataset card and data/ folder: it was published "
                               "before versions were Hub-ready; publish it again")
     return target

@@ -11,6 +11,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from robustclap.flows.config import load_run_config
 from robustclap.flows.version_check import read_manifest, verify_version
 
+from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 
 
@@ -43,7 +44,7 @@ def _metric_rows(result: dict) -> list[dict]:
 def evaluate_flow(model: str, manifest: str, audio_dir: str, split: str = "test") -> dict:
     """Robustness evaluation of one checkpoint on one corpus version."""
     version_dir = Path(manifest).parent
-    result = evaluate_task(model, audio_dir, str(version_dir / "captions.parquet"),
+    result = evaluate_task(model, audio_dir, str(version_dir / layout.CAPTIONS_FILE),
                            str(version_dir), split)
     rows = _metric_rows(result)
     if rows:
@@ -62,8 +63,9 @@ def finetune_flow(manifest: str, config_path: str) -> dict:
         raise RobustclapError(f"{config_path}: finetune.train_config is not set")
     version_dir = verify_version(Path(manifest).parent)  # the readers' contract, then train
     meta = read_manifest(version_dir)
-    out = rc.corpus_root() / "finetune" / f"v{meta['version']}"
-    overrides: dict = {"out_dir": str(out), "data.captions": str(version_dir / "captions.parquet"),
+    out = layout.finetune_dir(rc.corpus_root(), meta["version"])
+    overrides: dict = {"out_dir": str(out),
+                       "data.captions": str(version_dir / layout.CAPTIONS_FILE),
                        "data.corpus": str(version_dir)}
     if ft.audio_dir:
         overrides["data.audio_dir"] = str(ft.audio_dir)
@@ -76,7 +78,7 @@ def finetune_flow(manifest: str, config_path: str) -> dict:
 
     audio_dir = str(ft.audio_dir or load_config(ft.train_config).data.audio_dir)
     result = evaluate_flow(model_dir, manifest, audio_dir, ft.evaluate_split)
-    (out / "evaluation.json").write_text(json.dumps(result, indent=2, default=str))
+    (out / layout.EVALUATION_FILE).write_text(json.dumps(result, indent=2, default=str))
     create_markdown_artifact(
         f"# Fine-tuned on {meta['name']} v{meta['version']}\n\nmodel: `{model_dir}`\n\n"
         f"```json\n{json.dumps(result, indent=2, default=str)[:20000]}\n```",

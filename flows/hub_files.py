@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from robustclap.contracts import layout
 from robustclap.contracts.schema import (
     CANDIDATES,
     CORPUS,
@@ -31,9 +32,9 @@ from robustclap.contracts.schema import (
 
 # config name -> (table, where its rows come from inside a version folder)
 HUB_CONFIGS: dict[str, tuple[TableSpec, str]] = {
-    "accepted": (CORPUS, "accepted.parquet"),
-    "rejected": (GATE_REJECTED, "rejected.parquet"),
-    "candidates": (CANDIDATES, "candidates/*.parquet"),
+    "accepted": (CORPUS, layout.ACCEPTED_FILE),
+    "rejected": (GATE_REJECTED, layout.REJECTED_FILE),
+    "candidates": (CANDIDATES, f"{layout.CANDIDATES_DIR}/*.parquet"),
 }
 # the Hub's split names for ours; other names pass through made safe for the Hub
 _SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
@@ -56,7 +57,7 @@ class ConfigFiles:
     rows: dict[str, int] = field(default_factory=dict)
 
     def path(self, split: str) -> str:
-        return f"data/{self.name}/{split}.parquet"
+        return f"{layout.HUB_DATA_DIR}/{self.name}/{split}.parquet"
 
     def splits(self) -> list[str]:
         return ordered_splits(self.rows)

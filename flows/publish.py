@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import time
 import uuid
@@ -21,24 +20,11 @@ from robustclap.flows.hub_files import write_hub_files
 from robustclap.flows.stale import remove_stale
 from robustclap.flows.version_check import file_entries
 
+from robustclap.contracts import layout
 from robustclap.contracts.fsmode import follow_umask
 from robustclap.contracts.schema import CANDIDATES, CAPTIONS, check_file, col
 
-VERSION_RE = re.compile(r"^v(\d+)$")
 _COUNT_ROWS = 8192  # candidate rows per batch while counting
-GATE_FILES = ("accepted.parquet", "rejected.parquet", "scores.parquet", "regenerate.parquet",
-              "summary.json", "summary.md", "gate_config.yaml")
-
-
-def versions(root: Path) -> list[int]:
-    if not root.is_dir():
-        return []
-    return sorted(int(m.group(1)) for p in root.iterdir() if (m := VERSION_RE.match(p.name)))
-
-
-def latest(root: Path) -> Path | None:
-    found = versions(root)
-    return root / f"v{found[-1]}" if found else None
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -51,14 +37,14 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 def corpus_counts(gen_dir: Path, gate_dir: Path) -> dict:
     """Counts the card, the event and the trigger thresholds are based on."""
-    check_file(CAPTIONS, gen_dir / "captions.parquet")
-    captions = pq.ParquetFile(gen_dir / "captions.parquet").metadata.num_rows
-    summary = json.loads((gate_dir / "summary.json").read_text())
+    check_file(CAPTIONS, gen_dir / layout.CAPTIONS_FILE)
+    captions = pq.ParquetFile(gen_dir / layout.CAPTIONS_FILE).metadata.num_rows
+    summary = json.loads((gate_dir / layout.SUMMARY_FILE).read_text())
     accepted = summary["counts"]["accepted"]
     regenerate = summary["counts"]["regenerate"]
     n_candidates = llm_ok = 0
     found: set[int] = set()
-    for shard in sorted((gen_dir / "candidates").glob("*.parquet")):
+    for shard in layout.candidate_shards(gen_dir):
         check_file(CANDIDATES, shard)
         # two columns, a few thousand rows at a time: reading a whole shard's columns
         # (pq.read_table, threaded) held ~15 MiB more at 1,000,000 candidates
@@ -88,26 +74,26 @@ def publish(root: Path, name: str, gen_dir: Path, gate_dir: Path, info: dict) ->
     """Write the next version and return its manifest (with `path` and `version`)."""
     root.mkdir(parents=True, exist_ok=True)
     remove_stale(root)  # half-written folders of a publish that was killed
-    tmp = root / f".publishing-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp = root / f"{layout.PUBLISHING_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()  # a plain mkdir follows the umask (mkdtemp would make it 0700)
     try:
-        for fname in GATE_FILES:
+        for fname in layout.GATE_FILES:
             if (gate_dir / fname).exists():
                 _link_or_copy(gate_dir / fname, tmp / fname)
-        _link_or_copy(gen_dir / "captions.parquet", tmp / "captions.parquet")
-        for shard in sorted((gen_dir / "candidates").glob("*.parquet")):
-            _link_or_copy(shard, tmp / "candidates" / shard.name)
-        for man in sorted((gen_dir / "manifests").glob("*.json")):
-            _link_or_copy(man, tmp / "generation_manifests" / man.name)
+        _link_or_copy(gen_dir / layout.CAPTIONS_FILE, tmp / layout.CAPTIONS_FILE)
+        for shard in layout.candidate_shards(gen_dir):
+            _link_or_copy(shard, tmp / layout.CANDIDATES_DIR / shard.name)
+        for man in sorted((gen_dir / layout.RUN_MANIFESTS_DIR).glob("*.json")):
+            _link_or_copy(man, tmp / layout.GENERATION_MANIFESTS_DIR / man.name)
         follow_umask(tmp)  # the gate's files arrive 0600 from mkstemp
         configs = write_hub_files(tmp)
-        sources = caption_sources(tmp / "captions.parquet")
+        sources = caption_sources(tmp / layout.CAPTIONS_FILE)
         counts = corpus_counts(gen_dir, gate_dir)
-        summary_md = (gate_dir / "summary.md").read_text() if (gate_dir / "summary.md").exists() \
-            else ""
+        summary_md = (gate_dir / layout.SUMMARY_MD_FILE).read_text() \
+            if (gate_dir / layout.SUMMARY_MD_FILE).exists() else ""
         checksums = file_entries(tmp)  # the readers' contract (flows/version_check.py)
         while True:  # the version number is claimed by the rename itself
-            version = (versions(root) or [0])[-1] + 1
+            version = (layout.versions(root) or [0])[-1] + 1
             manifest = {
                 "name": name, "version": version,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -115,10 +101,10 @@ def publish(root: Path, name: str, gen_dir: Path, gate_dir: Path, info: dict) ->
                 "files": sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()),
                 "checksums": checksums,
             }
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-            (tmp / "README.md").write_text(hub_card.render(
+            (tmp / layout.MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, default=str))
+            (tmp / layout.CARD_FILE).write_text(hub_card.render(
                 manifest, configs, sources, summary_md, info.get("license")))
-            target = root / f"v{version}"
+            target = layout.version_dir(root, version)
             try:
                 os.rename(tmp, target)
                 break
@@ -128,9 +114,9 @@ def publish(root: Path, name: str, gen_dir: Path, gate_dir: Path, info: dict) ->
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    link_tmp = root / f".latest-{os.getpid()}"
+    link_tmp = root / f"{layout.LATEST_TMP_PREFIX}{os.getpid()}"
     if link_tmp.is_symlink() or link_tmp.exists():
         link_tmp.unlink()
     os.symlink(target.name, link_tmp)
-    os.replace(link_tmp, root / "latest")
-    return {**manifest, "path": str(target), "manifest_path": str(target / "manifest.json")}
+    os.replace(link_tmp, root / layout.LATEST)
+    return {**manifest, "path": str(target), "manifest_path": str(target / layout.MANIFEST_FILE)}

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from robustclap.flows.publish import publish
 
+from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 
 _GEN_KEYS = ("run_id", "round", "llm_calls", "cache_hits", "rows_written", "rows_skipped",
@@ -28,16 +29,16 @@ def _json(path: Path) -> dict:
 
 def stage_info(gen_dir: Path, gate_dir: Path, licence: str | None = None) -> dict:
     """The manifest fields `publish` records, read from the two stage folders."""
-    for folder, marker, stage in ((gen_dir, "captions.parquet", "generate"),
-                                  (gate_dir, "summary.json", "gate")):
+    for folder, marker, stage in ((gen_dir, layout.CAPTIONS_FILE, "generate"),
+                                  (gate_dir, layout.SUMMARY_FILE, "gate")):
         if not (folder / marker).is_file():
             raise RobustclapError(f"{folder}: no {marker}; is it a `robustclap {stage} --out` "
                                   "folder?")
-    runs = sorted((gen_dir / "manifests").glob("*.json"))
-    manifests = [_json(p) for p in runs] or [_json(gen_dir / "manifest.json")]
+    runs = sorted((gen_dir / layout.RUN_MANIFESTS_DIR).glob("*.json"))
+    manifests = [_json(p) for p in runs] or [_json(gen_dir / layout.MANIFEST_FILE)]
     manifests.sort(key=lambda m: (m.get("round") or 0, str(m.get("run_id"))))
     first = manifests[0]
-    summary = _json(gate_dir / "summary.json")
+    summary = _json(gate_dir / layout.SUMMARY_FILE)
     info = {
         "source": {"input": first.get("input"), "ingest": first.get("ingest")},
         "model": first.get("model"), "model_revision": first.get("model_revision"),

@@ -12,8 +12,10 @@ import re
 import shutil
 from pathlib import Path
 
-_TMP = re.compile(r"^\.publishing-(\d+)-[0-9a-f]+$")
-_LINK_TMP = re.compile(r"^\.latest-(\d+)$")
+from robustclap.contracts import layout
+
+_TMP = re.compile(rf"^{re.escape(layout.PUBLISHING_PREFIX)}(\d+)-[0-9a-f]+$")
+_LINK_TMP = re.compile(rf"^{re.escape(layout.LATEST_TMP_PREFIX)}(\d+)$")
 
 
 def _alive(pid: int) -> bool:

@@ -16,9 +16,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 
-MANIFEST = "manifest.json"
+MANIFEST = layout.MANIFEST_FILE
 _CHUNK = 1 << 20
 
 
@@ -130,7 +131,7 @@ def verify_version(version_dir: Path, deep: bool = False) -> Path:
 def latest_target(root: Path) -> Path | None:
     """Where `latest` points (None when there is no link); BrokenVersion when it dangles or
     points outside the corpus folder."""
-    link = Path(root) / "latest"
+    link = Path(root) / layout.LATEST
     if not link.is_symlink() and not link.exists():
         return None
     if not link.is_symlink():

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 from robustclap.flows.paraphrase import paraphrase_flow
-from robustclap.flows.publish import versions
 
+from robustclap.contracts.layout import versions
 from robustclap.contracts.schema import CANDIDATES, CORPUS, col, read_dir, read_table
 
 REPO = Path(__file__).resolve().parents[2]
