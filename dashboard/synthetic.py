@@ -19,6 +19,7 @@ import yaml
 from robustclap.flows.version_check import file_entries
 from robustclap.quality.config import default_config_text
 
+from robustclap.contracts import layout
 from robustclap.contracts.schema import (
     CANDIDATES,
     CAPTIONS,
@@ -112,7 +113,7 @@ def write_version(root: Path, version: int, n_captions: int, candidates: int = 2
                   shard_rows: int = 250_000) -> Path:
     """Write `<root>/v<version>/` with n_captions * 2 levels * `candidates` candidate rows."""
     rng = np.random.default_rng(seed)
-    out = Path(root) / f"v{version}"
+    out = layout.version_dir(root, version)
     out.mkdir(parents=True, exist_ok=True)
     cfg_text = default_config_text()
     cfg = yaml.safe_load(cfg_text)
@@ -125,7 +126,7 @@ def write_version(root: Path, version: int, n_captions: int, candidates: int = 2
         col.caption: [EXAMPLES[e][0] for e in ex],
         col.source: "synthetic", col.source_file: "synthetic.csv", col.source_row: idx,
     })
-    write_table(CAPTIONS, captions, out / "captions.parquet")
+    write_table(CAPTIONS, captions, out / layout.CAPTIONS_FILE)
 
     per = 2 * candidates
     rows = np.repeat(idx, per)
@@ -154,7 +155,7 @@ def write_version(root: Path, version: int, n_captions: int, candidates: int = 2
     })
     for i, start in enumerate(range(0, len(cands), shard_rows)):
         write_table(CANDIDATES, cands.iloc[start:start + shard_rows],
-                    out / "candidates" / f"r00-{i:05d}.parquet")
+                    layout.shard_file(out, 0, i))
 
     scores = pd.concat([cands[[col.caption_id, col.level, col.candidate, col.status]],
                         _scores(rng, level, shift)], axis=1)
@@ -169,28 +170,28 @@ def write_version(root: Path, version: int, n_captions: int, candidates: int = 2
     for f in GATE_SCORES.schema:
         if f.name not in scores.columns:
             scores[f.name] = None
-    write_table(GATE_SCORES, scores, out / "scores.parquet")
+    write_table(GATE_SCORES, scores, out / layout.SCORES_FILE)
 
     passed = scores[col.passed].to_numpy()
     ranks = (scores[passed].groupby([col.caption_id, col.level])[col.rank_score]
              .rank(ascending=False, method="first") - 1)
     acc = cands[passed].assign(**{col.rank: ranks.astype(int).to_numpy(),
                                   col.gate_version: GATE_VERSION})
-    write_table(CORPUS, acc, out / "accepted.parquet")
+    write_table(CORPUS, acc, out / layout.ACCEPTED_FILE)
     rej = cands[~passed].assign(**{
         col.failed_gates: [fg[i] for i in np.flatnonzero(~passed)],
         col.gate_version: GATE_VERSION,
     })
     rej[col.reason] = [g[0] for g in rej[col.failed_gates]]
-    write_table(GATE_REJECTED, rej, out / "rejected.parquet")
+    write_table(GATE_REJECTED, rej, out / layout.REJECTED_FILE)
     have = acc.groupby([col.caption_id, col.level]).size()
     pairs = pd.MultiIndex.from_product([captions[col.caption_id], [1, 2]])
     missing = pairs.difference(have.index).to_frame(index=False, name=[col.caption_id,
                                                                        col.level])
     write_table(REGENERATE, missing.assign(**{col.previous: None, col.feedback: None}),
-                out / "regenerate.parquet")
+                out / layout.REGENERATE_FILE)
 
-    (out / "gate_config.yaml").write_text(cfg_text, encoding="utf-8")
+    (out / layout.GATE_CONFIG_FILE).write_text(cfg_text, encoding="utf-8")
     prompt = int(cands[col.prompt_tokens].sum())
     completion = int(cands[col.completion_tokens].sum())
     gm = {"run_id": "r0", "status": "complete", "round": 0, "llm_calls": len(cands),
@@ -198,14 +199,15 @@ def write_version(root: Path, version: int, n_captions: int, candidates: int = 2
           "failed_rows": int(failed.sum()), "prompt_tokens": prompt,
           "completion_tokens": completion, "wall_s": 3600.0, "generate_wall_s": 3000.0,
           "rows_per_s": len(cands) / 3000.0, "tokens_per_s": (prompt + completion) / 3000.0}
-    (out / "generation_manifests").mkdir(exist_ok=True)
-    (out / "generation_manifests" / "r0.json").write_text(json.dumps(gm), encoding="utf-8")
-    (out / "summary.json").write_text("{}", encoding="utf-8")
-    (out / "manifest.json").write_text(json.dumps({
+    (out / layout.GENERATION_MANIFESTS_DIR).mkdir(exist_ok=True)
+    (out / layout.GENERATION_MANIFESTS_DIR / "r0.json").write_text(json.dumps(gm),
+                                                                   encoding="utf-8")
+    (out / layout.SUMMARY_FILE).write_text("{}", encoding="utf-8")
+    (out / layout.MANIFEST_FILE).write_text(json.dumps({
         "name": Path(root).name, "version": version, "model": "synthetic-llm",
         "model_revision": "0", "prompt_versions": {"1": "p1", "2": "p1"},
         "gate_version": GATE_VERSION, "checksums": file_entries(out)}), encoding="utf-8")
-    link = Path(root) / "latest"
+    link = Path(root) / layout.LATEST
     if link.is_symlink():
         link.unlink()
     os.symlink(out.name, link)
@@ -225,7 +227,7 @@ def write_evaluation(root: Path, version: int) -> Path:
                    "a2t": {k: round(retrieval["original"]["a2t"][k] - v, 6)
                            for k, v in retrieval[name]["a2t"].items()}}
             for name in ("level1", "level2")}
-    path = Path(root) / "finetune" / f"v{version}" / "evaluation.json"
+    path = layout.finetune_dir(root, version) / layout.EVALUATION_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"model": "clap-finetuned", "split": "test", "clips": 100,
                                 "skipped_clips": {}, "retrieval": retrieval, "drop": drop}),

@@ -17,11 +17,10 @@ import pandas as pd
 from robustclap.training.audio import AudioProblem, find_audio_files, load_audio
 from robustclap.training.splits import check_splits
 
+from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import CAPTIONS, CORPUS, read_dir, read_table
 from robustclap.contracts.schema import col as c
-
-ACCEPTED_FILE = "accepted.parquet"
 
 
 def read_captions(path: str | Path) -> pd.DataFrame:
@@ -41,7 +40,7 @@ def read_corpus(path: str | Path | None) -> pd.DataFrame:
     if not path.exists():
         raise RobustclapError(f"corpus {path} does not exist")
     if path.is_dir():
-        accepted = path / ACCEPTED_FILE
+        accepted = path / layout.ACCEPTED_FILE
         table = read_table(CORPUS, accepted) if accepted.exists() else read_dir(CORPUS, path)
     else:
         table = read_table(CORPUS, path)

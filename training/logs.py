@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from robustclap.contracts import layout
+
 FIELDS = ("step", "epoch", "batch", "loss", "clap", "p1", "p1_audio", "p1_caption", "p2",
           "p2_audio", "p2_caption", "lr", "logit_scale", "grad_norm", "steps_per_s")
 
@@ -41,7 +43,8 @@ class MetricsLog:
         self.enabled = enabled
         if not enabled:
             return
-        self.jsonl_path, self.csv_path = out_dir / "metrics.jsonl", out_dir / "metrics.csv"
+        self.jsonl_path = out_dir / layout.METRICS_JSONL_FILE
+        self.csv_path = out_dir / layout.METRICS_CSV_FILE
         if resume_step:
             _truncate_jsonl(self.jsonl_path, resume_step)
             _truncate_csv(self.csv_path, resume_step)

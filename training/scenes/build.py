@@ -25,6 +25,7 @@ import yaml
 from robustclap.training.scenes.compose import Scene, render, sample_scene
 from robustclap.training.scenes.sources import SAMPLE_RATE, Segment, list_sources, load_segments
 
+from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import CAPTIONS, SCENES, write_table
 from robustclap.contracts.schema import col as c
@@ -124,7 +125,7 @@ def build_scenes(data_dir: str | Path, out: str | Path, n_train: int = 3000, n_t
     if len(res.rejects):
         raise RobustclapError(f"ingest rejected {len(res.rejects)} scene captions: "
                               f"{res.rejects.iloc[0].to_dict()}")
-    write_table(CAPTIONS, res.captions, out / "captions.parquet")
+    write_table(CAPTIONS, res.captions, out / layout.CAPTIONS_FILE)
 
     chosen = {s.scene_id for s in paraphrase_subset(train, n_paraphrase, seed)} | {
         s.scene_id for s in test}

@@ -20,6 +20,7 @@ import pandas as pd
 from robustclap.training.data import read_corpus
 from robustclap.training.scenes.compose import Scene
 
+from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import col as c
 
@@ -29,7 +30,7 @@ PARAPHRASE_KINDS = QUERY_KINDS[1:]
 
 def published_corpus(scenes_dir: str | Path) -> Path | None:
     """The latest published version of the scenes' paraphrase corpus, if there is one."""
-    latest = Path(scenes_dir) / "corpus" / "scenes" / "latest"
+    latest = Path(scenes_dir) / "corpus" / "scenes" / layout.LATEST
     return latest.resolve() if latest.exists() else None
 
 
@@ -78,7 +79,7 @@ def ungated(scenes_dir: str | Path) -> pd.DataFrame:
     path = published_corpus(scenes_dir)
     if path is None:
         raise RobustclapError(f"no published paraphrase corpus under {scenes_dir}")
-    cands = read_dir(CANDIDATES, path / "candidates").to_pandas()
+    cands = read_dir(CANDIDATES, path / layout.CANDIDATES_DIR).to_pandas()
     ok = cands[(cands[c.status] == st.ok) & cands[c.paraphrase].notna()].copy()
     ok[c.rank] = ok[c.candidate]
     return ok
