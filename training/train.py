@@ -1,5 +1,6 @@
-"""Fine-tune CLAP with the multi-view loss. Read top to bottom: setup, model, data, optimiser,
-resume, loop, export.
+"""Fine-tune CLAP with the multi-view loss. Read top to bottom: `_train` is the loop (set-up,
+one optimiser step at a time, metrics, checkpoints, export); the functions after it are its
+steps, in the order they run.
 
     robustclap train --config train.yaml                 # one process: CPU or one GPU
     torchrun --standalone --nproc_per_node 8 -m robustclap.training.train train.yaml  # DDP
@@ -16,6 +17,7 @@ import json
 import math
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +38,12 @@ from robustclap.training.model import (
     load_clap,
     pack_texts,
 )
+from robustclap.training.run_stats import train_stats
 from torch import nn
 
+from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.stage import StageStats
 
 
 class NonFiniteError(RobustclapError):
@@ -107,39 +112,138 @@ def encode_batch(net: nn.Module, tokenizer: Any, batch: Batch, levels: list[int]
 
 
 def train(cfg: TrainConfig, resume: bool = False, stop_after: int | None = None
-          ) -> dict[str, Any]:
-    """Run (or continue) training; returns the summary (also written to OUT/summary.json)."""
-    # ---- processes, device, precision, output folder
+          ) -> StageStats:
+    """Run (or continue) training; returns its StageStats (the summary written to
+    OUT/summary.json, and the losses)."""
     info, device = dist.setup(cfg.device)
     try:
         summary = _train(cfg, info, device, resume, stop_after)
         dist.barrier()  # no rank leaves while another still exports or writes
-        return summary
+        return train_stats(summary)
     finally:
         dist.teardown()
 
 
+@dataclass
+class Run:
+    """Everything one run holds between set-up and export: what a step reads and updates."""
+
+    cfg: TrainConfig
+    info: dist.Dist
+    device: torch.device
+    bf16: bool
+    autocast: Any  # torch.autocast on GPU, a no-op context on CPU
+    bundle: Any  # the CLAP model, its tokenizer and audio front end (model.load_clap)
+    net: nn.Module  # the dual encoder, wrapped in DDP on several processes
+    trainable: int
+    view: Any  # the guarded training view (data.build_training_view)
+    order: EpochBatches
+    loss_fn: MultiViewClipLoss
+    levels: list[int]  # paraphrase levels with a weight > 0
+    max_steps: int
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    stream: BatchStream
+    step: int = 0
+    resumed_from: int | None = None
+    last_checkpoint: Path | None = None
+
+    @property
+    def out(self) -> Path:
+        return self.cfg.out_dir
+
+    @property
+    def ckpt_dir(self) -> Path:
+        return self.cfg.out_dir / layout.CHECKPOINTS_DIR
+
+
 def _train(cfg: TrainConfig, info: dist.Dist, device: torch.device, resume: bool,
            stop_after: int | None) -> dict[str, Any]:
-    out, ckpt_dir = cfg.out_dir, cfg.out_dir / "checkpoints"
-    found = checkpoint.latest(ckpt_dir)
+    run = _setup(cfg, info, device, resume)
+    log = MetricsLog(run.out, resume_step=run.step, enabled=info.is_main)
+    progress = _progress(cfg.progress and info.is_main, run.step, run.max_steps)
+    losses: list[float] = []
+    started, start_step = time.perf_counter(), run.step
+    try:
+        while run.step < run.max_steps:
+            sums, grad_norm, batch = _train_step(run)
+            run.step += 1
+            losses.append(sums["loss"])
+            rate = (run.step - start_step) / max(time.perf_counter() - started, 1e-9)
+            if run.step % cfg.log_every == 0 or run.step == run.max_steps:
+                log.write(_metrics(run, sums, grad_norm, batch, rate))
+            if progress is not None:
+                progress.update(0, completed=run.step, loss=f"{sums['loss']:.4f}",
+                                rate=f"{rate:.2f}")
+            stopping = stop_after is not None and run.step >= stop_after
+            if run.step % cfg.checkpoint_every == 0 or run.step == run.max_steps or stopping:
+                run.last_checkpoint = _save_checkpoint(run)
+            if stopping:
+                break
+    finally:
+        log.close()
+        if progress is not None:
+            progress.stop()
+    return _finish(run, losses, time.perf_counter() - started, start_step)
+
+
+# ---- set-up: output folder, precision, model, data, optimiser, resume (in this order: the
+# seed is set before the model load, so LoRA's initialisation is seeded too)
+
+def _setup(cfg: TrainConfig, info: dist.Dist, device: torch.device, resume: bool) -> Run:
+    found = _existing_checkpoint(cfg, resume)
+    bf16, autocast = _precision(cfg, device)
+    torch.manual_seed(cfg.seed + info.rank)
+    if info.is_main:
+        cfg.out_dir.mkdir(parents=True, exist_ok=True)
+        (cfg.out_dir / layout.TRAIN_CONFIG_FILE).write_text(
+            yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    bundle, net, trainable = _build_model(cfg, info, device)
+    view, dataset, order = _build_data(cfg, info, bundle)
+    max_steps = cfg.max_steps or max(1, math.ceil(cfg.epochs * len(order) / cfg.optim.grad_accum))
+    levels = [k for k, lam in ((1, cfg.loss.lambda_p1), (2, cfg.loss.lambda_p2)) if lam > 0]
+    loss_fn = MultiViewClipLoss({1: cfg.loss.lambda_p1, 2: cfg.loss.lambda_p2},
+                                tuple(cfg.loss.pairs), info.rank, info.world_size)
+    o = cfg.optim
+    optimizer = adamw(param_groups(bundle.model, o.weight_decay), o.lr, o.betas, o.eps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, warmup_cosine(o.warmup_steps, max_steps, o.min_lr_ratio))
+    step, epoch, next_batch = 0, 0, 0
+    if found is not None:
+        step, epoch, next_batch = _resume(found, cfg, info, bundle, optimizer, scheduler)
+    stream = BatchStream(dataset, order, cfg.data.num_workers, epoch, next_batch,
+                         pin_memory=device.type == "cuda")
+    return Run(cfg=cfg, info=info, device=device, bf16=bf16, autocast=autocast, bundle=bundle,
+               net=net, trainable=trainable, view=view, order=order, loss_fn=loss_fn,
+               levels=levels, max_steps=max_steps, optimizer=optimizer, scheduler=scheduler,
+               stream=stream, step=step, resumed_from=step if found is not None else None,
+               last_checkpoint=found)
+
+
+def _existing_checkpoint(cfg: TrainConfig, resume: bool) -> Path | None:
+    """The checkpoint to continue from; an error when out_dir holds a run and resume is off."""
+    found = checkpoint.latest(cfg.out_dir / layout.CHECKPOINTS_DIR)
     if found is not None and not resume:
         raise RobustclapError(
-            f"{out} already holds a run (checkpoint {found.name}); pass --resume to continue "
-            "it, or choose another out_dir"
+            f"{cfg.out_dir} already holds a run (checkpoint {found.name}); pass --resume to "
+            "continue it, or choose another out_dir"
         )
+    return found
+
+
+def _precision(cfg: TrainConfig, device: torch.device) -> tuple[bool, Any]:
+    """bf16 autocast on GPU (auto or bf16), fp32 otherwise; bf16 asked for on CPU is an error."""
     bf16 = device.type == "cuda" and cfg.precision in ("auto", "bf16")
     if cfg.precision == "bf16" and device.type != "cuda":
         raise RobustclapError("precision: bf16 needs a GPU; use auto or fp32 on CPU")
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if bf16
-                else contextlib.nullcontext())
-    torch.manual_seed(cfg.seed + info.rank)
-    if info.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"),
-                                                        sort_keys=False))
+    return bf16, (torch.autocast("cuda", dtype=torch.bfloat16) if bf16
+                  else contextlib.nullcontext())
 
-    # ---- model: one learnable logit scale, optional freezing and LoRA
+
+def _build_model(cfg: TrainConfig, info: dist.Dist, device: torch.device
+                 ) -> tuple[Any, nn.Module, int]:
+    """CLAP with one learnable logit scale, optional freezing and LoRA, DDP on several
+    processes; returns (bundle, net, trainable parameter count)."""
     bundle = load_clap(cfg.model, cfg.audio.truncation, cfg.audio.padding)
     apply_freezing(bundle.model, cfg.freeze)
     if cfg.lora is not None:
@@ -151,127 +255,120 @@ def _train(cfg: TrainConfig, info: dist.Dist, device: torch.device, resume: bool
     if info.world_size > 1:
         net = nn.parallel.DistributedDataParallel(
             net, device_ids=[device.index] if device.type == "cuda" else None)
+    return bundle, net, trainable
 
-    # ---- data: guarded training view, seeded batches
+
+def _build_data(cfg: TrainConfig, info: dist.Dist, bundle: Any
+                ) -> tuple[Any, ExampleDataset, EpochBatches]:
+    """The guarded training view (skipped clips written out), its dataset, seeded batches."""
     view = build_training_view(
         read_captions(cfg.data.captions), read_corpus(cfg.data.corpus), cfg.data.audio_dir,
         cfg.data.train_splits, bundle.frontend.sampling_rate, cfg.data.silence_peak)
     if info.is_main:
-        view.skipped.write_csv(out / "skipped_audio.csv")
+        view.skipped.write_csv(cfg.out_dir / layout.SKIPPED_AUDIO_FILE)
     dataset = ExampleDataset(view, bundle.frontend, cfg.seed, cfg.data.paraphrase_sampling,
                              cfg.data.silence_peak, cfg.data.cache_features)
     order = EpochBatches(len(dataset), cfg.batch_size, cfg.seed, info.rank, info.world_size)
-    accum = cfg.optim.grad_accum
-    max_steps = cfg.max_steps or max(1, math.ceil(cfg.epochs * len(order) / accum))
-    levels = [k for k, lam in ((1, cfg.loss.lambda_p1), (2, cfg.loss.lambda_p2)) if lam > 0]
-    loss_fn = MultiViewClipLoss({1: cfg.loss.lambda_p1, 2: cfg.loss.lambda_p2},
-                                tuple(cfg.loss.pairs), info.rank, info.world_size)
+    return view, dataset, order
 
-    # ---- optimiser and schedule
-    o = cfg.optim
-    optimizer = adamw(param_groups(bundle.model, o.weight_decay), o.lr, o.betas, o.eps)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, warmup_cosine(o.warmup_steps, max_steps, o.min_lr_ratio))
 
-    # ---- resume: everything that decides what comes next
-    step, epoch, next_batch, resumed_from = 0, 0, 0, None
-    if found is not None:
-        state, rng = checkpoint.load(found, info)
-        if state["fingerprint"] != resume_fingerprint(cfg):
-            raise RobustclapError(
-                f"{found} was written with a different configuration; only "
-                "checkpoint_every, keep_checkpoints, log_every, progress, device and "
-                "data.num_workers may change on resume"
-            )
-        if state["world_size"] != info.world_size:
-            raise RobustclapError(f"{found} was written by {state['world_size']} processes; "
-                                  f"resume with the same number (now {info.world_size})")
-        bundle.model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        checkpoint.set_rng_state(rng)
-        step, (epoch, next_batch), resumed_from = state["step"], state["position"], state["step"]
-    stream = BatchStream(dataset, order, cfg.data.num_workers, epoch, next_batch,
-                         pin_memory=device.type == "cuda")
-    log = MetricsLog(out, resume_step=step, enabled=info.is_main)
-    progress = _progress(cfg.progress and info.is_main, step, max_steps)
+def _resume(found: Path, cfg: TrainConfig, info: dist.Dist, bundle: Any,
+            optimizer: torch.optim.Optimizer, scheduler: Any) -> tuple[int, int, int]:
+    """Load everything that decides what comes next; returns (step, epoch, next batch)."""
+    state, rng = checkpoint.load(found, info)
+    if state["fingerprint"] != resume_fingerprint(cfg):
+        raise RobustclapError(
+            f"{found} was written with a different configuration; only "
+            "checkpoint_every, keep_checkpoints, log_every, progress, device and "
+            "data.num_workers may change on resume"
+        )
+    if state["world_size"] != info.world_size:
+        raise RobustclapError(f"{found} was written by {state['world_size']} processes; "
+                              f"resume with the same number (now {info.world_size})")
+    bundle.model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    checkpoint.set_rng_state(rng)
+    epoch, next_batch = state["position"]
+    return state["step"], epoch, next_batch
 
-    # ---- the loop: one optimiser step per iteration
-    losses: list[float] = []
-    started, start_step, last_ckpt = time.perf_counter(), step, found
-    try:
-        while step < max_steps:
-            net.train()
-            sums: dict[str, float] = {}
-            for micro in range(accum):
-                batch = stream.next()
-                # DDP averages gradients only on the last micro-batch of the step
-                sync = micro == accum - 1 or info.world_size == 1
-                with contextlib.nullcontext() if sync else net.no_sync():
-                    with autocast:  # the towers in bf16 on GPU; the loss in fp32
-                        audio, caption, views, scale = encode_batch(
-                            net, bundle.tokenizer, batch, levels, cfg.max_text_len, device)
-                    parts = loss_fn(audio, caption, batch.clip_keys.to(device), scale, views)
-                    if not torch.isfinite(parts["loss"]):
-                        raise NonFiniteError(_where(parts["loss"].item(), "loss", step, batch,
-                                                    last_ckpt))
-                    (parts["loss"] / accum).backward()
-                for k, v in parts.items():
-                    sums[k] = sums.get(k, 0.0) + v.item() / accum
-            params = [p for p in net.parameters() if p.requires_grad]
-            max_norm = o.clip_grad_norm or float("inf")
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
-            if not math.isfinite(grad_norm):
-                raise NonFiniteError(_where(grad_norm, "gradient norm", step, batch,
-                                                last_ckpt))
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            clamp_logit_scale(bundle.model)
-            step += 1
-            losses.append(sums["loss"])
 
-            rate = (step - start_step) / max(time.perf_counter() - started, 1e-9)
-            if step % cfg.log_every == 0 or step == max_steps:
-                log.write({"step": step, "epoch": batch.epoch, "batch": batch.batch,
-                           **{k: round(v, 6) for k, v in sums.items() if k != "loss"},
-                           "loss": round(sums["loss"], 6), "lr": scheduler.get_last_lr()[0],
-                           "logit_scale": float(bundle.model.logit_scale_a.detach().exp()),
-                           "grad_norm": grad_norm, "steps_per_s": round(rate, 4)})
-            if progress is not None:
-                progress.update(0, completed=step, loss=f"{sums['loss']:.4f}",
-                                rate=f"{rate:.2f}")
-            stopping = stop_after is not None and step >= stop_after
-            if step % cfg.checkpoint_every == 0 or step == max_steps or stopping:
-                last_ckpt = checkpoint.save(ckpt_dir, step, {
-                    "step": step, "position": list(stream.position()),
-                    "model": bundle.model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "world_size": info.world_size,
-                    "fingerprint": resume_fingerprint(cfg),
-                }, info, cfg.keep_checkpoints)
-            if stopping:
-                break
-    finally:
-        log.close()
-        if progress is not None:
-            progress.stop()
+# ---- one optimiser step
 
-    # ---- export and summary
-    elapsed = time.perf_counter() - started
+def _train_step(run: Run) -> tuple[dict[str, float], float, Batch]:
+    """grad_accum micro-batches forward and backward, then clip and update; returns the
+    step's mean loss parts, the gradient norm and the last batch. A non-finite loss or
+    gradient stops before the optimiser step."""
+    run.net.train()
+    accum = run.cfg.optim.grad_accum
+    sums: dict[str, float] = {}
+    for micro in range(accum):
+        batch = run.stream.next()
+        # DDP averages gradients only on the last micro-batch of the step
+        sync = micro == accum - 1 or run.info.world_size == 1
+        with contextlib.nullcontext() if sync else run.net.no_sync():
+            with run.autocast:  # the towers in bf16 on GPU; the loss in fp32
+                audio, caption, views, scale = encode_batch(
+                    run.net, run.bundle.tokenizer, batch, run.levels, run.cfg.max_text_len,
+                    run.device)
+            parts = run.loss_fn(audio, caption, batch.clip_keys.to(run.device), scale, views)
+            if not torch.isfinite(parts["loss"]):
+                raise NonFiniteError(_where(parts["loss"].item(), "loss", run.step, batch,
+                                            run.last_checkpoint))
+            (parts["loss"] / accum).backward()
+        for k, v in parts.items():
+            sums[k] = sums.get(k, 0.0) + v.item() / accum
+    params = [p for p in run.net.parameters() if p.requires_grad]
+    max_norm = run.cfg.optim.clip_grad_norm or float("inf")
+    grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+    if not math.isfinite(grad_norm):
+        raise NonFiniteError(_where(grad_norm, "gradient norm", run.step, batch,
+                                    run.last_checkpoint))
+    run.optimizer.step()
+    run.scheduler.step()
+    run.optimizer.zero_grad(set_to_none=True)
+    clamp_logit_scale(run.bundle.model)
+    return sums, grad_norm, batch
+
+
+# ---- logging, checkpoints, export
+
+def _metrics(run: Run, sums: dict[str, float], grad_norm: float, batch: Batch,
+             rate: float) -> dict[str, Any]:
+    """One row of metrics.jsonl / metrics.csv."""
+    return {"step": run.step, "epoch": batch.epoch, "batch": batch.batch,
+            **{k: round(v, 6) for k, v in sums.items() if k != "loss"},
+            "loss": round(sums["loss"], 6), "lr": run.scheduler.get_last_lr()[0],
+            "logit_scale": float(run.bundle.model.logit_scale_a.detach().exp()),
+            "grad_norm": grad_norm, "steps_per_s": round(rate, 4)}
+
+
+def _save_checkpoint(run: Run) -> Path:
+    return checkpoint.save(run.ckpt_dir, run.step, {
+        "step": run.step, "position": list(run.stream.position()),
+        "model": run.bundle.model.state_dict(), "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict(), "world_size": run.info.world_size,
+        "fingerprint": resume_fingerprint(run.cfg),
+    }, run.info, run.cfg.keep_checkpoints)
+
+
+def _finish(run: Run, losses: list[float], elapsed: float, start_step: int) -> dict[str, Any]:
+    """Export the model when the run is complete, write and return the summary."""
+    step, max_steps = run.step, run.max_steps
     summary = {
         "steps": step, "max_steps": max_steps, "finished": step >= max_steps,
-        "resumed_from_step": resumed_from, "position": list(stream.position()),
-        "batches_per_epoch": len(order), "world_size": info.world_size,
-        "device": str(device), "precision": "bf16" if bf16 else "fp32",
-        "trainable_params": trainable, "data": view.stats,
-        "skipped_clips": view.skipped.counts(), "seconds": round(elapsed, 2),
+        "resumed_from_step": run.resumed_from, "position": list(run.stream.position()),
+        "batches_per_epoch": len(run.order), "world_size": run.info.world_size,
+        "device": str(run.device), "precision": "bf16" if run.bf16 else "fp32",
+        "trainable_params": run.trainable, "data": run.view.stats,
+        "skipped_clips": run.view.skipped.counts(), "seconds": round(elapsed, 2),
         "steps_per_s": round((step - start_step) / max(elapsed, 1e-9), 4),
         "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
     }
-    if info.is_main:
+    if run.info.is_main:
         if step >= max_steps:
-            summary["model_dir"] = str(export(bundle, out / "model"))
-        (out / "summary.json").write_text(json.dumps(summary, indent=2))
+            summary["model_dir"] = str(export(run.bundle, run.out / layout.MODEL_DIR))
+        (run.out / layout.TRAIN_SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     summary["losses"] = losses
     return summary
 

@@ -17,8 +17,8 @@ A corpus folder (`<corpus_dir>/<name>`):
     latest       a symlink to the newest vN
     finetune/vN/ a model fine-tuned on version N and its evaluation.json
 The shared cache folder (`--cache-dir`, ROBUSTCLAP_CACHE_DIR): llm-responses.sqlite.
-A training folder (`train --out`): config.yaml, summary.json, skipped_audio.csv,
-    metrics.jsonl / metrics.csv, checkpoints/.
+A training folder (`train --out`; the flow's `<corpus>/finetune/vN`): config.yaml,
+    summary.json, skipped_audio.csv, metrics.jsonl / metrics.csv, checkpoints/, model/.
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ SKIPPED_AUDIO_FILE = "skipped_audio.csv"
 METRICS_JSONL_FILE = "metrics.jsonl"
 METRICS_CSV_FILE = "metrics.csv"
 CHECKPOINTS_DIR = "checkpoints"
+MODEL_DIR = "model"  # the exported fine-tuned model, when the run completes
 
 
 def shard_prefix(round_: int) -> str:
