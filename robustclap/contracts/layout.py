@@ -105,6 +105,11 @@ def work_dirs(work_dir: Path, name: str) -> tuple[Path, Path]:
     return base / GENERATED_DIR, base / GATED_DIR
 
 
+def work_score_cache(work_dir: Path, name: str) -> Path:
+    """The flow's score cache of corpus `name`, beside its folders and kept across runs."""
+    return Path(work_dir) / name / SCORE_CACHE_FILE
+
+
 def version_dir(root: Path, number: int) -> Path:
     return Path(root) / f"v{number}"
 
