@@ -15,7 +15,10 @@ from pathlib import Path
 
 from robustclap.flows.config import RunConfig, load_run_config
 from robustclap.flows.publish import publish
+from robustclap.flows.stage_publish import publish_info
 from robustclap.pipeline.ingest import ColumnMapping
+
+from robustclap.contracts.stage import StageStats
 
 PHASES = ("generate", "gate", "publish")
 
@@ -38,7 +41,7 @@ def run_stages(rc: RunConfig) -> dict:
     mapping = ColumnMapping(rc.caption_col, rc.clip_col, rc.split_col)
     score_cache = rc.work_dir / rc.name / "score_cache.sqlite"
 
-    def generate(round_: int, regenerate: Path | None) -> dict:
+    def generate(round_: int, regenerate: Path | None) -> StageStats:
         phase("generate")
         return run_generate(rc.input, gen_dir, rc.generate, fmt=rc.format, split=rc.split,
                             mapping=mapping, max_clips=rc.max_clips, regenerate=regenerate,
@@ -51,18 +54,12 @@ def run_stages(rc: RunConfig) -> dict:
     rounds = [generate(0, None)]
     result = gate()
     for r in range(1, rc.regenerate_rounds + 1):
-        if result.regenerate == 0:
+        if result.counts["regenerate"] == 0:
             break
         rounds.append(generate(r, gate_dir / "regenerate.parquet"))
         result = gate()
     phase("publish")
-    first = rounds[0]
-    return publish(rc.corpus_root(), rc.name, gen_dir, gate_dir, {
-        "source": {"input": str(rc.input), "ingest": first.get("ingest")},
-        "model": first["model"], "model_revision": first["model_revision"],
-        "prompt_versions": first.get("prompt_versions"), "gate_version": result.gate_version,
-        "rounds": len(rounds), "generation": [{"run_id": m["run_id"]} for m in rounds],
-    })
+    return publish(rc.corpus_root(), rc.name, gen_dir, gate_dir, publish_info(rounds, result))
 
 
 def main(argv: list[str]) -> int:

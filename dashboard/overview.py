@@ -1,4 +1,4 @@
-"""The overview of one version: SQL counts plus the generation manifests' timings.
+"""The overview of one version: SQL counts plus the generation rounds' StageStats (timings).
 
 Shared by the web app and the static report so both show exactly the same numbers.
 """
@@ -13,6 +13,7 @@ from robustclap.dashboard import queries
 from robustclap.dashboard.corpus import Version
 
 from robustclap.contracts.schema import col
+from robustclap.contracts.stage import StageStats, total
 
 
 @dataclass
@@ -29,10 +30,15 @@ class Overview:
     filtered: bool = False  # the charts show only the rows the filters select
 
 
-def provenance(manifest: dict[str, Any], generation: list[dict[str, Any]]) -> dict[str, str]:
-    """Model, prompt and gate versions of a version (its manifest; the generation manifests
+def generation_stats(v: Version) -> list[StageStats]:
+    """The version's generation rounds (manifests older than StageStats load too)."""
+    return [StageStats.from_dict(m, legacy="generate") for m in v.generation_manifests()]
+
+
+def provenance(manifest: dict[str, Any], generation: list[StageStats]) -> dict[str, str]:
+    """Model, prompt and gate versions of a version (its manifest; the generation rounds'
     for a version published without them)."""
-    first = generation[0] if generation else {}
+    first = generation[0].extra if generation else {}
 
     def pick(key: str) -> Any:
         return manifest.get(key) if manifest.get(key) is not None else first.get(key)
@@ -47,17 +53,17 @@ def provenance(manifest: dict[str, Any], generation: list[dict[str, Any]]) -> di
     }
 
 
-def throughput(manifests: list[dict[str, Any]], accepted: int) -> dict[str, float | None]:
-    """Rows/s and completion tokens/s over every generation round (the generation manifest's
+def throughput(rounds: list[StageStats], accepted: int) -> dict[str, float | None]:
+    """Rows/s and completion tokens/s over every generation round (the generation stage's
     own definitions, over generate_wall_s), and accepted paraphrases per hour of total wall
     time (engine start included: that is what a run costs)."""
-    wall = sum(float(m.get("wall_s") or 0) for m in manifests)
-    gen_wall = sum(float(m.get("generate_wall_s") or m.get("wall_s") or 0) for m in manifests)
-    rows = sum(int(m.get("rows_written") or 0) for m in manifests)
-    tokens = sum(int(m.get("completion_tokens") or 0) for m in manifests)
+    wall = float(total(rounds, "wall_s"))
+    gen_wall = sum(float(s.count("generate_wall_s") or s.count("wall_s")) for s in rounds)
+    rows = total(rounds, "rows_written")
+    tokens = total(rounds, "completion_tokens")
     return {
-        "rounds": float(len(manifests)),
-        "llm_calls": float(sum(int(m.get("llm_calls") or 0) for m in manifests)),
+        "rounds": float(len(rounds)),
+        "llm_calls": float(total(rounds, "llm_calls")),
         "wall_s": wall or None,
         "rows_per_s": rows / gen_wall if gen_wall else None,
         "tokens_per_s": tokens / gen_wall if gen_wall else None,
@@ -87,7 +93,7 @@ def build(con: duckdb.DuckDBPyConnection, v: Version, f: queries.Filters | None 
           ) -> Overview:
     """Cards count the whole version; the per-level table and the charts follow `f`."""
     counts = queries.counts(con, v)
-    generation = v.generation_manifests()
+    generation = generation_stats(v)
     return Overview(
         version=v.number,
         counts=counts,

@@ -13,10 +13,11 @@ from robustclap.flows.version_check import read_manifest, verify_version
 
 from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.stage import StageStats
 
 
 @task(name="train")
-def train_task(train_config: str, overrides: dict) -> dict:
+def train_task(train_config: str, overrides: dict) -> StageStats:
     from robustclap.training.config import load_config
     from robustclap.training.train import train
 
@@ -73,7 +74,7 @@ def finetune_flow(manifest: str, config_path: str) -> dict:
         overrides["max_steps"] = ft.max_steps
     logger.info("fine-tuning on %s v%s into %s", meta["name"], meta["version"], out)
     summary = train_task(str(ft.train_config), overrides)
-    model_dir = summary.get("model_dir") or str(out / "model")
+    model_dir = summary.extra.get("model_dir") or str(out / "model")
     from robustclap.training.config import load_config
 
     audio_dir = str(ft.audio_dir or load_config(ft.train_config).data.audio_dir)
@@ -84,4 +85,4 @@ def finetune_flow(manifest: str, config_path: str) -> dict:
         f"```json\n{json.dumps(result, indent=2, default=str)[:20000]}\n```",
         key=f"{rc.name}-finetune",
     )
-    return {"model_dir": model_dir, "evaluation": result, "train": summary}
+    return {"model_dir": model_dir, "evaluation": result, "train": summary.to_dict()}

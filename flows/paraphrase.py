@@ -23,6 +23,7 @@ from prefect.events import emit_event
 from robustclap.flows.card import body as card_body
 from robustclap.flows.config import RunConfig, load_run_config
 from robustclap.flows.publish import publish
+from robustclap.flows.stage_publish import publish_info
 from robustclap.pipeline.config import GenerateConfig
 from robustclap.pipeline.generate import Generator, Shard, run_shards
 from robustclap.pipeline.ingest import ColumnMapping
@@ -32,6 +33,7 @@ from robustclap.pipeline.worker_cache import WorkerCache, merge_worker_caches, w
 
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.progress import GenerationUpdate, generation_progress
+from robustclap.contracts.stage import STATS_VERSION, StageStats, total
 
 LLM_LIMIT = "robustclap-llm"  # global concurrency limit on the LLM endpoint (optional)
 PUBLISHED_EVENT = "robustclap.corpus.published"
@@ -78,7 +80,8 @@ def _gate_content_key(gen_dir: Path, gate_dir: Path, gate_version: str) -> str:
     """Every candidate shard's content key + the gate config version + where it is written."""
     from robustclap.contracts.schema import META_EXTRA, file_metadata
 
-    h = hashlib.sha256(f"{gate_version}\x1f{gate_dir.resolve()}".encode())
+    # the stats version too: a result cached in an older stats shape is never reused
+    h = hashlib.sha256(f"{STATS_VERSION}\x1f{gate_version}\x1f{gate_dir.resolve()}".encode())
     for f in sorted((gen_dir / "candidates").glob("*.parquet")):
         h.update(f.name.encode() + file_metadata(f).get(META_EXTRA, b""))
     return "gate-" + h.hexdigest()[:32]
@@ -96,15 +99,14 @@ def _gate_key(context, params: dict) -> str | None:
 
 @task(name="gate", cache_key_fn=_gate_key, persist_result=True)
 def gate_task(gen_dir: str, gate_dir: str, gate_version: str, config_path: str | None,
-              cache_path: str) -> dict:
+              cache_path: str) -> StageStats:
     from robustclap.quality.config import load_config
     from robustclap.quality.gate import run_gate
 
-    result = run_gate(gen_dir, gate_dir, load_config(config_path), cache_path=cache_path)
+    stats = run_gate(gen_dir, gate_dir, load_config(config_path), cache_path=cache_path)
     marker = Path(gate_dir) / GATE_MARKER
     marker.write_text(_gate_content_key(Path(gen_dir), Path(gate_dir), gate_version))
-    return {"accepted": result.accepted, "rejected": result.rejected,
-            "regenerate": result.regenerate, "gate_version": result.gate_version}
+    return stats
 
 
 @task(name="generate-shard-remote", retries=1, retry_delay_seconds=10,
@@ -224,22 +226,18 @@ def paraphrase_flow(config_path: str, overrides: dict | None = None) -> dict:
         rounds = [generate_round(rc, gen_dir, 0, None, backend_key)]
         gate = gate_task(str(gen_dir), str(gate_dir), gate_version, cfg_path, score_cache)
         for r in range(1, rc.regenerate_rounds + 1):
-            if gate["regenerate"] == 0:
+            if gate.counts["regenerate"] == 0:
                 break
-            logger.info("round %d: regenerating %d (caption, level)", r, gate["regenerate"])
+            logger.info("round %d: regenerating %d (caption, level)", r,
+                        gate.counts["regenerate"])
             rounds.append(generate_round(rc, gen_dir, r, gate_dir / "regenerate.parquet",
                                          backend_key))
             gate = gate_task(str(gen_dir), str(gate_dir), gate_version, cfg_path, score_cache)
     finally:
         _BACKENDS.pop(backend_key).close()
 
-    first = rounds[0]
-    published = publish(rc.corpus_root(), rc.name, gen_dir, gate_dir, {
-        "source": {"input": str(rc.input), "ingest": first.get("ingest")},
-        "model": first["model"], "model_revision": first["model_revision"],
-        "prompt_versions": first.get("prompt_versions"), "gate_version": gate["gate_version"],
-        "rounds": len(rounds), "generation": [_gen_stats(m) for m in rounds],
-    })
+    published = publish(rc.corpus_root(), rc.name, gen_dir, gate_dir,
+                        publish_info(rounds, gate))
     _artifacts(rc, published)
     ft = rc.finetune
     counts = published["counts"]
@@ -256,17 +254,15 @@ def paraphrase_flow(config_path: str, overrides: dict | None = None) -> dict:
     return published
 
 
-def _gen_stats(m: dict) -> dict:
-    keys = ("run_id", "round", "llm_calls", "cache_hits", "rows_written", "rows_skipped",
-            "ok_rows", "failed_rows", "prompt_tokens", "completion_tokens", "wall_s",
-            "generate_wall_s", "rows_per_s", "tokens_per_s")
-    return {k: m.get(k) for k in keys}
+def generation_stats(published: dict) -> list[StageStats]:
+    """The generation rounds a corpus manifest lists (also one published before StageStats)."""
+    return [StageStats.from_dict(g, legacy="generate") for g in published.get("generation", [])]
 
 
 def _artifacts(rc: RunConfig, published: dict) -> None:
     counts = published["counts"]
-    gen = published["generation"]
-    wall_h = sum((g["wall_s"] or 0) for g in gen) / 3600
+    gen = generation_stats(published)
+    wall_h = total(gen, "wall_s") / 3600
     create_markdown_artifact(
         card_body((Path(published["path"]) / "README.md").read_text()), key=f"{rc.name}-card",
         description=f"{rc.name} v{published['version']}",
@@ -275,9 +271,9 @@ def _artifacts(rc: RunConfig, published: dict) -> None:
         [{"metric": k, "value": v} for k, v in {
             "captions": counts["captions"], "candidates": counts["candidates"],
             "accepted": counts["accepted"], "pass_rate": counts["pass_rate"],
-            "llm_calls": sum(g["llm_calls"] or 0 for g in gen),
-            "completion_tokens": sum(g["completion_tokens"] or 0 for g in gen),
-            "rows_per_s": gen[0]["rows_per_s"],
+            "llm_calls": total(gen, "llm_calls"),
+            "completion_tokens": total(gen, "completion_tokens"),
+            "rows_per_s": gen[0].counts.get("rows_per_s") if gen else None,
             "accepted_per_hour": round(counts["accepted"] / wall_h, 1) if wall_h else None,
         }.items()],
         key=f"{rc.name}-counts", description="corpus counts and throughput",
@@ -298,4 +294,4 @@ def summary_line(published: dict) -> str:
     c = published["counts"]
     return json.dumps({"version": published["version"], "path": published["path"],
                        "accepted": c["accepted"], "pass_rate": c["pass_rate"],
-                       "llm_calls": sum(g["llm_calls"] or 0 for g in published["generation"])})
+                       "llm_calls": total(generation_stats(published), "llm_calls")})

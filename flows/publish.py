@@ -23,6 +23,7 @@ from robustclap.flows.version_check import file_entries
 from robustclap.contracts import layout
 from robustclap.contracts.fsmode import follow_umask
 from robustclap.contracts.schema import CANDIDATES, CAPTIONS, check_file, col
+from robustclap.contracts.stage import StageStats
 
 _COUNT_ROWS = 8192  # candidate rows per batch while counting
 
@@ -40,8 +41,8 @@ def corpus_counts(gen_dir: Path, gate_dir: Path) -> dict:
     check_file(CAPTIONS, gen_dir / layout.CAPTIONS_FILE)
     captions = pq.ParquetFile(gen_dir / layout.CAPTIONS_FILE).metadata.num_rows
     summary = json.loads((gate_dir / layout.SUMMARY_FILE).read_text())
-    accepted = summary["counts"]["accepted"]
-    regenerate = summary["counts"]["regenerate"]
+    gate = StageStats.from_dict(summary, legacy="gate")  # also a summary older than StageStats
+    accepted, regenerate = gate.rows_out, int(gate.count("regenerate"))
     n_candidates = llm_ok = 0
     found: set[int] = set()
     for shard in layout.candidate_shards(gen_dir):
@@ -60,7 +61,7 @@ def corpus_counts(gen_dir: Path, gate_dir: Path) -> dict:
         "llm_failed": n_candidates - llm_ok, "accepted": accepted,
         "caption_levels": pairs, "caption_levels_without_paraphrase": regenerate,
         "pass_rate": round((pairs - regenerate) / pairs, 4) if pairs else 0.0,
-        "levels": levels, "gate_levels": summary.get("levels", {}),
+        "levels": levels, "gate_levels": gate.extra.get("levels", {}),
     }
 
 

@@ -109,9 +109,11 @@ def register(app: typer.Typer) -> None:
             split=split, max_clips=max_clips, regenerate=regenerate, round_=round,
             progress_factory=lambda n: generation_progress(n, enabled=progress),
         )
-        keys = ("status", "rows_written", "rows_skipped", "ok_rows", "failed_rows", "llm_calls",
-                "cache_hits", "completion_tokens", "rows_per_s", "tokens_per_s", "wall_s")
-        typer.echo(json.dumps({k: manifest.get(k) for k in keys}, indent=2))
+        keys = ("rows_written", "rows_skipped", "ok_rows", "failed_rows", "llm_calls",
+                "cache_hits", "completion_tokens", "rows_per_s", "tokens_per_s")
+        typer.echo(json.dumps({"status": manifest.status, **{k: manifest.counts.get(k) for k in
+                                                             keys}, "wall_s": manifest.wall_s},
+                              indent=2))
 
 
     @app.command("tiny-model")

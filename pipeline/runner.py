@@ -29,6 +29,7 @@ from robustclap.pipeline.llm.types import EndpointUnavailable
 
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import CAPTIONS, INGEST_REJECTS, col, read_table, write_table
+from robustclap.contracts.stage import StageStats, write_stats
 
 
 def _version(dist: str) -> str | None:
@@ -137,8 +138,8 @@ def run_generate(
     mapping: ColumnMapping | None = None, split: str | None = None,
     max_clips: int | None = None, regenerate: str | Path | None = None, round_: int = 0,
     progress_factory=None, backend=None, shard_runner=None,
-) -> dict:
-    """Run the generation stage and return its manifest (also written to out/manifest.json).
+) -> StageStats:
+    """Run the generation stage and return its StageStats (its manifest: out/manifest.json).
 
     `backend` lets a caller share one running engine across runs (tests, flows); by default
     the stage opens its own (and stops a server it launched). `shard_runner(shards, gen,
@@ -196,36 +197,43 @@ def run_generate(
         finished = time.time()
         if manifest["status"] == "running":  # an exception is on its way up
             manifest["status"] = "failed"
-        manifest.update(_stats(gen, started, finished, engine_ready))
         manifest["output_totals"] = summarize_output(out)
-        text = json.dumps(manifest, indent=2, default=str)
+        stats = _stats(gen, manifest, started, finished, engine_ready)
         (out / "manifests").mkdir(exist_ok=True)  # every run's manifest; manifest.json = latest
-        (out / "manifests" / f"{run_id}.json").write_text(text)
-        (out / "manifest.json").write_text(text)
+        write_stats(stats, out / "manifests" / f"{run_id}.json", out / "manifest.json")
     if manifest["status"] != "complete":
         raise RobustclapError(
             f"{manifest['error']}\nCommitted shards are kept; run the same command again to "
             f"continue (manifest: {out / 'manifest.json'})."
         )
-    return manifest
+    return stats
 
 
-def _stats(gen: Generator, started: float, finished: float, engine_ready: float | None) -> dict:
+def _stats(gen: Generator, run: dict, started: float, finished: float,
+           engine_ready: float | None) -> StageStats:
+    """The run as StageStats: the rows it wrote (ok or failed, each failure with its reason),
+    the generator's counters, and the run's provenance (`run`: model, prompts, config, ...)."""
     s = gen.stats
     gen_wall = finished - (engine_ready or started)
     rows = s.rows_written + s.rows_skipped
-    return {
-        "llm_calls": s.llm_calls, "cache_hits": s.cache_hits, "rows_written": s.rows_written,
-        "rows_skipped": s.rows_skipped, "ok_rows": s.ok_rows, "failed_rows": s.failed_rows,
-        "retryable_failures": s.retryable_failures, "fail_reasons": dict(s.fail_reasons),
-        "shards_written": s.shards_written, "shards_skipped": s.shards_skipped,
-        "prompt_tokens": s.prompt_tokens, "completion_tokens": s.completion_tokens,
-        "wall_s": round(finished - started, 3), "engine_start_s": round(
-            (engine_ready - started) if engine_ready else 0.0, 3),
-        "generate_wall_s": round(gen_wall, 3), "llm_seconds": round(s.llm_seconds, 3),
-        "rows_per_s": round(rows / gen_wall, 3) if gen_wall > 0 else None,
-        "tokens_per_s": round(s.completion_tokens / gen_wall, 1) if gen_wall > 0 else None,
-    }
+    return StageStats(
+        "generate", run["status"], rows_in=s.ok_rows + s.failed_rows, rows_out=s.ok_rows,
+        rejected=s.failed_rows, wall_s=round(finished - started, 3),
+        counts={
+            "llm_calls": s.llm_calls, "cache_hits": s.cache_hits,
+            "rows_written": s.rows_written, "rows_skipped": s.rows_skipped,
+            "ok_rows": s.ok_rows, "failed_rows": s.failed_rows,
+            "retryable_failures": s.retryable_failures,
+            "shards_written": s.shards_written, "shards_skipped": s.shards_skipped,
+            "prompt_tokens": s.prompt_tokens, "completion_tokens": s.completion_tokens,
+            "engine_start_s": round((engine_ready - started) if engine_ready else 0.0, 3),
+            "generate_wall_s": round(gen_wall, 3), "llm_seconds": round(s.llm_seconds, 3),
+            "rows_per_s": round(rows / gen_wall, 3) if gen_wall > 0 else None,
+            "tokens_per_s": round(s.completion_tokens / gen_wall, 1) if gen_wall > 0 else None,
+        },
+        extra={**{k: v for k, v in run.items() if k != "status"},
+               "fail_reasons": dict(s.fail_reasons)},
+    )
 
 
 def _count_items(captions: pd.DataFrame, cfg: GenerateConfig, wanted: set | None) -> int:

@@ -82,8 +82,9 @@ def gate(
         result = run_gate(input, out, cfg, cache_path=_cache_file(cache_dir), batch_rows=batch_size,
                           memory_limit=memory_limit, log=_say, judge=judge,
                           progress=stage_progress)
-    typer.echo(json.dumps({"gate_version": result.gate_version, **result.summary["counts"]},
-                          indent=2))
+    typer.echo(json.dumps({"gate_version": result.extra["gate_version"],
+                           "candidates": result.rows_in, "accepted": result.rows_out,
+                           "rejected": result.rejected, **result.counts}, indent=2))
 
 
 def calibrate(

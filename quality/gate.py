@@ -13,10 +13,10 @@ regeneration round wrote them, are decided together, with their scores read from
 from __future__ import annotations
 
 import shutil
-from collections import Counter
+import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from robustclap.quality.feedback import pick
 from robustclap.quality.io import TableWriter
 from robustclap.quality.ranges import Range, key_ranges, range_batches, range_filter
 from robustclap.quality.scoring import Pair, Scoring
-from robustclap.quality.summary import Tally, write_summary
+from robustclap.quality.summary import Tally, gate_stats, quantiles, write_summary
 
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import (
@@ -49,6 +49,7 @@ from robustclap.contracts.schema import (
     col,
     status,
 )
+from robustclap.contracts.stage import StageStats
 
 ACCEPTED_FILE = "accepted.parquet"
 REJECTED_FILE = "rejected.parquet"
@@ -71,18 +72,6 @@ Progress = Callable[[str, int, str], AbstractContextManager[Advance]]
 
 def _no_progress(label: str, total: int, unit: str) -> AbstractContextManager[Advance]:
     return nullcontext(lambda n: None)
-
-
-@dataclass
-class GateResult:
-    out_dir: Path
-    gate_version: str
-    candidates: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    regenerate: int = 0
-    scores_computed: int = 0
-    summary: dict[str, Any] = field(default_factory=dict)
 
 
 def candidate_files(input_dir: Path) -> list[Path]:
@@ -214,32 +203,23 @@ def _decide(captions: list[list[dict]], scoring: Scoring, config: GateConfig,
     return cands
 
 
-def _rows(c: Candidate, version: str, score_columns: list[str]) -> tuple[dict, str]:
-    """(scores row, "accepted" | "rejected")."""
-    scores = {k: c.scores.get(k) for k in [*score_columns, col.rank_score]}
-    row = {
-        col.caption_id: c.row[col.caption_id], col.level: c.level, col.candidate: c.index,
-        col.status: c.row[col.status], **scores,
-        col.passed: c.passed, col.failed_gates: list(c.failed), col.gate_version: version,
-    }
-    return row, "accepted" if c.rank is not None else "rejected"
-
-
 def run_gate(input_dir: str | Path, out_dir: str | Path, config: GateConfig,
              cache_path: str | Path | None = None, batch_rows: int = 1024,
              memory_limit: str = "1GB", log: Log | None = None,
              sort_rows: int = SORT_ROWS, judge: Any = None,
-             progress: Progress | None = None) -> GateResult:
+             progress: Progress | None = None) -> StageStats:
     """Gate every candidate under `input_dir` into `out_dir` (see module docstring).
 
     `sort_rows` bounds the rows that one DuckDB sort holds (quality/ranges.py); the outputs
     do not depend on it. `judge` (quality.judge.Judge) runs the LLM judge gate when the config
     switches it on. `progress` (e.g. pipeline.progress.stage_progress) gets one bar for the
-    scoring pass (distinct pairs) and one for the decisions (candidate rows).
+    scoring pass (distinct pairs) and one for the decisions (candidate rows). Returns the
+    gate's StageStats, also written to out_dir/summary.json.
     """
     if config.judge.enabled and judge is None:
         raise RobustclapError("the gate config switches the LLM judge on (judge.enabled) but no "
                               "engine was given: pass --judge-model MODEL or switch it off")
+    started = time.perf_counter()
     log = log or (lambda _msg: None)
     input_dir, out_dir = Path(input_dir), Path(out_dir)
     files = [str(f) for f in candidate_files(input_dir)]
@@ -248,11 +228,14 @@ def run_gate(input_dir: str | Path, out_dir: str | Path, config: GateConfig,
     tmp.mkdir(exist_ok=True)
     con = _connect(tmp, memory_limit)
     try:
-        return _run(con, files, input_dir, out_dir, config, cache_path, batch_rows, sort_rows,
-                    log, judge, progress)
+        stats = _run(con, files, input_dir, out_dir, config, cache_path, batch_rows,
+                     sort_rows, log, judge, progress, started)
     finally:
         con.close()
         shutil.rmtree(tmp, ignore_errors=True)
+    log(f"gate {stats.extra['gate_version']}: {stats.rows_out} accepted, {stats.rejected} "
+        f"rejected, {stats.counts['regenerate']} (caption, level) to regenerate")
+    return stats
 
 
 def _duplicates(con: Any, files: list[str], parts: list[Range]) -> int:
@@ -264,7 +247,8 @@ def _duplicates(con: Any, files: list[str], parts: list[Range]) -> int:
 
 def _run(con: Any, files: list[str], input_dir: Path, out_dir: Path, config: GateConfig,
          cache_path: str | Path | None, batch_rows: int, sort_rows: int, log: Log,
-         judge: Any = None, progress: Progress | None = None) -> GateResult:
+         judge: Any = None, progress: Progress | None = None, started: float = 0.0
+         ) -> StageStats:
     total = con.execute("SELECT count(*) FROM read_parquet(?)", [files]).fetchone()[0]
     by_id = key_ranges(con, files, col.caption_id, total, sort_rows)
     dupes = _duplicates(con, files, by_id)
@@ -276,7 +260,6 @@ def _run(con: Any, files: list[str], input_dir: Path, out_dir: Path, config: Gat
     levels = sorted(r[0] for r in con.execute(
         f"SELECT DISTINCT {col.level} FROM read_parquet(?)", [files]).fetchall())
     version = config.version
-    result = GateResult(out_dir, version, candidates=total)
     tally = Tally()
     with ScoreCache(cache_path or out_dir / CACHE_FILE) as cache:
         scoring = Scoring(config, cache)
@@ -287,57 +270,88 @@ def _run(con: Any, files: list[str], input_dir: Path, out_dir: Path, config: Gat
             _score_pass(con, files, scoring, by_caption, batch_rows, log, advance)
         score_columns = scoring.columns
         with (
-            TableWriter(CORPUS, out_dir / ACCEPTED_FILE) as accepted,
-            TableWriter(GATE_REJECTED, out_dir / REJECTED_FILE) as rejected,
-            TableWriter(GATE_SCORES, out_dir / SCORES_FILE) as scores,
-            TableWriter(REGENERATE, out_dir / REGENERATE_FILE) as regenerate,
+            GateTables.open(out_dir, version, score_columns) as tables,
             bar("gate: decide", total, "rows") as advance,
         ):
             for captions in _caption_groups(con, files, by_id, batch_rows):
                 for group in _decide(captions, scoring, config, judge):
-                    _write_group(group, levels, version, score_columns, tally,
-                                 accepted, rejected, scores, regenerate)
+                    missing = _missing_levels(group, levels)
+                    tally.add_group(group, missing)
+                    tables.write(group, missing)
                 advance(sum(len(group) for group in captions))
-            result.accepted, result.rejected = accepted.rows, rejected.rows
-            result.regenerate = regenerate.rows
-        result.scores_computed = scoring.computed
-        cache_stats = cache.stats
+        cache_info = {"computed": scoring.computed, "hits": cache.stats.hits,
+                      "misses": cache.stats.misses}
     (out_dir / CONFIG_FILE).write_text(
         f"# gate version {version}\n" + yaml.safe_dump(config.model_dump(mode="json"),
                                                        sort_keys=False),
         encoding="utf-8",
     )
-    result.summary = write_summary(out_dir, out_dir / SCORES_FILE, tally, result, score_columns,
-                                   {"hits": cache_stats.hits, "misses": cache_stats.misses})
-    log(f"gate {version}: {result.accepted} accepted, {result.rejected} rejected, "
-        f"{result.regenerate} (caption, level) to regenerate")
-    return result
+    stats = gate_stats(tally, version, time.perf_counter() - started, cache_info,
+                       quantiles(out_dir / SCORES_FILE, score_columns))
+    write_summary(out_dir, stats)
+    return stats
 
 
-def _write_group(group: list[Candidate], levels: list[int], version: str,
-                 score_columns: list[str], tally: Tally, accepted: TableWriter,
-                 rejected: TableWriter, scores: TableWriter, regenerate: TableWriter) -> None:
-    acc, rej, sco = [], [], []
-    accepted_levels: Counter[int] = Counter()
-    for c in group:
-        row, where = _rows(c, version, score_columns)
-        sco.append(row)
-        tally.add(c)
-        base = {k: c.row[k] for k in BASE_COLUMNS}
-        if where == "accepted":
-            acc.append({**base, col.rank: c.rank, col.gate_version: version})
-            accepted_levels[c.level] += 1
-        else:
-            rej.append({**base, col.status: c.row[col.status],
-                        col.fail_reason: c.row[col.fail_reason], col.reason: c.reason,
-                        col.failed_gates: list(c.failed), col.gate_version: version})
-    caption_id = group[0].row[col.caption_id]
-    missing = [lv for lv in levels if not accepted_levels[lv]]
-    tally.add_caption(missing)
-    accepted.write(acc)
-    rejected.write(rej)
-    scores.write(sco)
-    regenerate.write([_regenerate_row(caption_id, lv, group) for lv in missing])
+def _missing_levels(group: list[Candidate], levels: list[int]) -> list[int]:
+    """The levels of this run that got no accepted candidate for this caption."""
+    accepted = {c.level for c in group if c.rank is not None}
+    return [lv for lv in levels if lv not in accepted]
+
+
+def _score_row(c: Candidate, version: str, score_columns: list[str]) -> dict:
+    """A GATE_SCORES row: every score, whether it passed, and which gates failed."""
+    scores = {k: c.scores.get(k) for k in [*score_columns, col.rank_score]}
+    return {
+        col.caption_id: c.row[col.caption_id], col.level: c.level, col.candidate: c.index,
+        col.status: c.row[col.status], **scores,
+        col.passed: c.passed, col.failed_gates: list(c.failed), col.gate_version: version,
+    }
+
+
+def _accepted_row(c: Candidate, version: str) -> dict:
+    """A CORPUS row: the candidate as training reads it, with its rank."""
+    return {**{k: c.row[k] for k in BASE_COLUMNS}, col.rank: c.rank, col.gate_version: version}
+
+
+def _rejected_row(c: Candidate, version: str) -> dict:
+    """A GATE_REJECTED row: the candidate with the reason it was not kept."""
+    return {**{k: c.row[k] for k in BASE_COLUMNS}, col.status: c.row[col.status],
+            col.fail_reason: c.row[col.fail_reason], col.reason: c.reason,
+            col.failed_gates: list(c.failed), col.gate_version: version}
+
+
+@dataclass
+class GateTables:
+    """The four tables a gate run appends to, one caption at a time."""
+
+    accepted: TableWriter
+    rejected: TableWriter
+    scores: TableWriter
+    regenerate: TableWriter
+    version: str
+    score_columns: list[str]
+
+    @classmethod
+    @contextmanager
+    def open(cls, out_dir: Path, version: str, score_columns: list[str]
+             ) -> Iterator[GateTables]:
+        with (
+            TableWriter(CORPUS, out_dir / ACCEPTED_FILE) as accepted,
+            TableWriter(GATE_REJECTED, out_dir / REJECTED_FILE) as rejected,
+            TableWriter(GATE_SCORES, out_dir / SCORES_FILE) as scores,
+            TableWriter(REGENERATE, out_dir / REGENERATE_FILE) as regenerate,
+        ):
+            yield cls(accepted, rejected, scores, regenerate, version, score_columns)
+
+    def write(self, group: list[Candidate], missing_levels: list[int]) -> None:
+        """One caption's decided candidates, and the levels to ask again."""
+        kept = [c for c in group if c.rank is not None]
+        dropped = [c for c in group if c.rank is None]
+        self.accepted.write([_accepted_row(c, self.version) for c in kept])
+        self.rejected.write([_rejected_row(c, self.version) for c in dropped])
+        self.scores.write([_score_row(c, self.version, self.score_columns) for c in group])
+        caption_id = group[0].row[col.caption_id]
+        self.regenerate.write([_regenerate_row(caption_id, lv, group) for lv in missing_levels])
 
 
 def _regenerate_row(caption_id: str, level: int, group: list[Candidate]) -> dict:

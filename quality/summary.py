@@ -1,23 +1,21 @@
 """The gate summary: counts, pass rate of every gate per level, score quantiles.
 
 Counts are tallied while rows stream by; quantiles are computed afterwards by DuckDB straight
-from scores.parquet, so neither needs the table in memory.
+from scores.parquet, so neither needs the table in memory. The summary is the gate's
+StageStats (robustclap/contracts/stage.py): summary.json holds its dict, summary.md renders it.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from robustclap.quality.decide import ALL_GATES, EMPTY, GENERATION_FAILED, SURPLUS, Candidate
 
 from robustclap.contracts.schema import col
-
-if TYPE_CHECKING:
-    from robustclap.quality.gate import GateResult
+from robustclap.contracts.stage import StageStats, write_stats
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 _NOT_SCORED_GATES = (GENERATION_FAILED, EMPTY)
@@ -50,6 +48,12 @@ class Tally:
         self.captions += 1
         for level in missing_levels:
             self.regenerate[level] += 1
+
+    def add_group(self, group: list[Candidate], missing_levels: list[int]) -> None:
+        """One caption's decided candidates and the levels it gets none for."""
+        for c in group:
+            self.add(c)
+        self.add_caption(missing_levels)
 
     def per_level(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -105,40 +109,40 @@ def quantiles(scores_path: Path, columns: list[str]) -> dict[str, dict[str, dict
     return out
 
 
-def write_summary(out_dir: Path, scores_path: Path, tally: Tally, result: GateResult,
-                  columns: list[str], cache: dict[str, int]) -> dict[str, Any]:
-    """Write summary.json and summary.md; return the summary."""
-    summary = {
-        "gate_version": result.gate_version,
-        "counts": {
-            "candidates": result.candidates,
-            "accepted": result.accepted,
-            "rejected": result.rejected,
-            "captions": tally.captions,
-            "regenerate": result.regenerate,
-            "scores_computed": result.scores_computed,
-            "cache_hits": cache["hits"],
-        },
-        "levels": tally.per_level(),
-        "quantiles": quantiles(scores_path, columns),
-    }
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    (out_dir / "summary.md").write_text(markdown(summary), encoding="utf-8")
-    return summary
+def gate_stats(tally: Tally, gate_version: str, wall_s: float, cache: dict[str, int],
+               quantile_table: dict[str, Any]) -> StageStats:
+    """The gate run as StageStats: every candidate is accepted or rejected (with a reason)."""
+    candidates, accepted = sum(tally.candidates.values()), sum(tally.accepted.values())
+    return StageStats(
+        "gate", "complete", rows_in=candidates, rows_out=accepted,
+        rejected=candidates - accepted, wall_s=round(wall_s, 3),
+        counts={"captions": tally.captions, "regenerate": sum(tally.regenerate.values()),
+                "scores_computed": cache["computed"], "cache_hits": cache["hits"],
+                "cache_misses": cache["misses"]},
+        extra={"gate_version": gate_version, "levels": tally.per_level(),
+               "quantiles": quantile_table},
+    )
+
+
+def write_summary(out_dir: Path, stats: StageStats) -> None:
+    """Write summary.json (the stats) and summary.md (the same, for people)."""
+    write_stats(stats, out_dir / "summary.json")
+    (out_dir / "summary.md").write_text(markdown(stats), encoding="utf-8")
 
 
 def _fmt(x: float | None) -> str:
     return "–" if x is None else f"{x:.3f}"
 
 
-def markdown(summary: dict[str, Any]) -> str:
-    c = summary["counts"]
+def markdown(stats: StageStats) -> str:
+    c, x = stats.counts, stats.extra
     lines = [
-        f"# Gate summary (gate version `{summary['gate_version']}`)",
+        f"# Gate summary (gate version `{x.get('gate_version')}`)",
         "",
-        f"{c['candidates']} candidates of {c['captions']} captions: {c['accepted']} accepted, "
-        f"{c['rejected']} rejected; {c['regenerate']} (caption, level) pairs to regenerate. "
-        f"{c['scores_computed']} scores computed, {c['cache_hits']} read from the cache.",
+        f"{stats.rows_in} candidates of {c.get('captions')} captions: {stats.rows_out} "
+        f"accepted, {stats.rejected} rejected; {c.get('regenerate')} (caption, level) pairs to "
+        f"regenerate. {c.get('scores_computed')} scores computed, {c.get('cache_hits')} read "
+        "from the cache.",
         "",
         "## Pass rate per gate",
         "",
@@ -146,7 +150,7 @@ def markdown(summary: dict[str, Any]) -> str:
         "over the scored candidates.",
         "",
     ]
-    levels = summary["levels"]
+    levels = x.get("levels") or {}
     lines.append("| gate | " + " | ".join(f"level {lv}" for lv in levels) + " |")
     lines.append("|---|" + "---|" * len(levels))
     for gate in ALL_GATES:
@@ -157,7 +161,7 @@ def markdown(summary: dict[str, Any]) -> str:
     for key in ("candidates", "scored", "accepted", "rejected", "captions_to_regenerate"):
         lines.append(f"| {key} | " + " | ".join(str(levels[lv][key]) for lv in levels) + " |")
     lines += ["", "## Score quantiles", ""]
-    for lv, per_col in summary["quantiles"].items():
+    for lv, per_col in (x.get("quantiles") or {}).items():
         lines += [f"### Level {lv}", "", "| score | q05 | q25 | q50 | q75 | q95 |",
                   "|---|---|---|---|---|---|"]
         for name, q in per_col.items():

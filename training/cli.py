@@ -69,9 +69,9 @@ def register(app: typer.Typer) -> None:
         _quiet_transformers()
         from robustclap.training.train import train
 
-        summary = train(cfg, resume=resume, stop_after=stop_after)
-        summary.pop("losses", None)
-        typer.echo(json.dumps(summary, indent=2))
+        stats = train(cfg, resume=resume, stop_after=stop_after).to_dict()
+        stats["extra"].pop("losses", None)  # one per step: in OUT/metrics.csv
+        typer.echo(json.dumps(stats, indent=2))
 
     @app.command("evaluate")
     def evaluate_cmd(

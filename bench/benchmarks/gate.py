@@ -96,8 +96,8 @@ def run(workdir: Path, **opts) -> Result:
         t = time.perf_counter()
         g = run_gate(src, out, cfg, cache_path=out / "cache.sqlite")
         wall = time.perf_counter() - t
-        counts.update(accepted=g.accepted, rejected=g.rejected,
-                      scores_computed=g.scores_computed)
+        counts.update(accepted=g.rows_out, rejected=g.rejected,
+                      scores_computed=g.counts["scores_computed"])
         shutil.rmtree(out, ignore_errors=True)
         return wall
 

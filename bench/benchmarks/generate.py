@@ -90,8 +90,8 @@ def _inprocess(res: Result, setup, workdir: Path, reqs: list) -> None:
         t = time.perf_counter()
         m = run_generate(csv, d / "out", cfg, backend=backend)
         wall = time.perf_counter() - t
-        assert m["llm_calls"] == len(reqs), (m["llm_calls"], len(reqs))
-        tokens["toolkit"].append(m["completion_tokens"])
+        assert m.counts["llm_calls"] == len(reqs), (m.counts["llm_calls"], len(reqs))
+        tokens["toolkit"].append(m.counts["completion_tokens"])
         shutil.rmtree(d, ignore_errors=True)
         return wall
 
@@ -182,7 +182,7 @@ def _served(res: Result, opts: dict, workdir: Path, model: str, csv: Path, reqs:
             t = time.perf_counter()
             m = run_generate(csv, d / "out", cfg)
             wall = time.perf_counter() - t
-            tokens["toolkit"].append(m["completion_tokens"])
+            tokens["toolkit"].append(m.counts["completion_tokens"])
             shutil.rmtree(d, ignore_errors=True)
             return wall
 

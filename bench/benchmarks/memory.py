@@ -52,8 +52,8 @@ else:
     t = time.perf_counter()
     g = run_gate(src, root / "gate", load_config(), cache_path=sys.argv[4])
     out["gate_s"] = time.perf_counter() - t
-    out["scores_computed"] = g.scores_computed
-    out["candidates"] = g.candidates
+    out["scores_computed"] = g.counts["scores_computed"]
+    out["candidates"] = g.rows_in
     out["after_gate_mib"] = peak_mib()
     gen = root / "gen"
     gen.mkdir(exist_ok=True)

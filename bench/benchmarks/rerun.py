@@ -36,9 +36,9 @@ def run(workdir: Path, **opts) -> Result:
         t = time.perf_counter()
         m2 = run_generate(csv, d / "out", cfg)
         second.append(time.perf_counter() - t)
-        calls2.append(m2["llm_calls"])
-        hits2.append(m2["rows_skipped"])
-        res.metrics.setdefault("first_run_llm_calls", []).append(m1["llm_calls"])
+        calls2.append(m2.counts["llm_calls"])
+        hits2.append(m2.counts["rows_skipped"])
+        res.metrics.setdefault("first_run_llm_calls", []).append(m1.counts["llm_calls"])
         shutil.rmtree(d, ignore_errors=True)
     share = median(second) / median(first)
     res.metrics.update({"first_run_wall_s": first, "second_run_wall_s": second,

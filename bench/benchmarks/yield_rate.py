@@ -100,7 +100,7 @@ def run_variant(name: str, csv: Path, workdir: Path, backend, cfg, gate_cfg, rou
                 "tokens_per_accepted": round(tokens[lv] / n_acc, 1) if n_acc else None,
                 "gate_s": round(gate_s, 1),
             })
-        if result.regenerate == 0:
+        if result.counts["regenerate"] == 0:
             break
         regen = gate_dir / "regenerate.parquet"
     return out, _accepted(gate_dir).assign(variant=name)

@@ -14,6 +14,7 @@ from robustclap.quality.decide import ALL_GATES, EMPTY, GENERATION_FAILED
 
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import col, status
+from robustclap.contracts.stage import StageStats
 
 
 @pytest.fixture()
@@ -127,10 +128,12 @@ def test_thresholds_per_score_and_level() -> None:
 
 
 def test_throughput_sums_rounds() -> None:
-    rounds = [{"wall_s": 100.0, "generate_wall_s": 10.0, "rows_written": 50,
-               "completion_tokens": 1000, "llm_calls": 60},
-              {"wall_s": 80.0, "generate_wall_s": 30.0, "rows_written": 30,
-               "completion_tokens": 600, "llm_calls": 40}]
+    """One round in a manifest older than StageStats (flat keys), one in StageStats' form."""
+    old = {"wall_s": 100.0, "generate_wall_s": 10.0, "rows_written": 50,
+           "completion_tokens": 1000, "llm_calls": 60}
+    new = StageStats("generate", "complete", 30, 30, 0, 80.0, counts={
+        "generate_wall_s": 30.0, "rows_written": 30, "completion_tokens": 600, "llm_calls": 40})
+    rounds = [StageStats.from_dict(d, legacy="generate") for d in (old, new.to_dict())]
     t = overview.throughput(rounds, accepted=90)
     assert t["rows_per_s"] == pytest.approx(2.0) and t["tokens_per_s"] == pytest.approx(40.0)
     assert t["accepted_per_hour"] == pytest.approx(1800.0) and t["llm_calls"] == 100

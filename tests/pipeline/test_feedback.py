@@ -86,12 +86,12 @@ def test_regeneration_round_carries_feedback(tmp_path: Path, tiny_llm, inprocess
     rows = read_dir(CANDIDATES, tmp_path / "out" / "candidates").to_pandas()
     r1 = rows[rows[col.candidate] == 1].set_index(col.level)
     assert r1.loc[1, col.feedback] == "it added 'cat'." and pd.isna(r1.loc[2, col.feedback])
-    assert m1["llm_calls"] == 2
+    assert m1.counts["llm_calls"] == 2
 
     plain = cfg.model_copy(update={"feedback": False})
     m2 = run_generate(captions, tmp_path / "out2", plain, backend=inprocess_backend,
                       regenerate=regen, round_=1)
     # level 2 had no feedback: same request as before (cache hit); level 1 differs
-    assert m2["cache_hits"] == 1 and m2["llm_calls"] == 1
+    assert m2.counts["cache_hits"] == 1 and m2.counts["llm_calls"] == 1
     r2 = read_dir(CANDIDATES, tmp_path / "out2" / "candidates").to_pandas()
     assert r2[col.feedback].isna().all()

@@ -23,6 +23,7 @@ from robustclap.pipeline.runner import run_generate
 
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import CANDIDATES, col, read_dir
+from robustclap.contracts.stage import read_stats
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "captions.csv"
@@ -61,13 +62,15 @@ def test_inprocess_generate_rerun_and_incremental(tmp_path, tiny_llm, inprocess_
     m1 = run_generate(EXAMPLE, out, cfg, backend=inprocess_backend)
     df1 = rows(out)
     check_exactly_once(df1, 20, 2, 2)
-    assert m1["status"] == "complete" and m1["rows_written"] == 80
-    assert m1["llm_calls"] == calls_made(df1) and m1["cache_hits"] == 0
-    assert m1["failed_rows"] == int((df1[col.status] == "failed").sum()) > 0
-    assert m1["completion_tokens"] > 0 and m1["tokens_per_s"] > 0
-    for key in ("rows_per_s", "prompt_tokens", "versions", "prompt_versions", "fail_reasons"):
-        assert key in m1
-    assert json.loads((out / "manifest.json").read_text())["run_id"] == m1["run_id"]
+    assert m1.status == "complete" and m1.counts["rows_written"] == 80
+    assert m1.counts["llm_calls"] == calls_made(df1) and m1.counts["cache_hits"] == 0
+    assert m1.counts["failed_rows"] == int((df1[col.status] == "failed").sum()) > 0
+    assert m1.counts["completion_tokens"] > 0 and m1.counts["tokens_per_s"] > 0
+    assert m1.rows_in == m1.rows_out + m1.rejected == 80 and m1.rejected == m1.counts["failed_rows"]
+    assert {"rows_per_s", "prompt_tokens"} <= set(m1.counts)
+    assert {"versions", "prompt_versions", "fail_reasons"} <= set(m1.extra)
+    on_disk = read_stats(out / "manifest.json")  # the manifest is the stats' own form
+    assert on_disk.extra["run_id"] == m1.extra["run_id"] and on_disk.counts == m1.counts
     # parse failures keep the raw reply and ran out of attempts
     parse_fail = df1[df1[col.fail_reason].fillna("").str.startswith(("truncated", "invalid"))]
     assert (parse_fail[col.attempt] == 2).all() and parse_fail[col.raw_reply].notna().all()
@@ -76,7 +79,8 @@ def test_inprocess_generate_rerun_and_incremental(tmp_path, tiny_llm, inprocess_
 
     m2 = run_generate(EXAMPLE, out, cfg, backend=inprocess_backend)
     assert len(list((out / "manifests").glob("*.json"))) == 2  # the first run's is kept
-    assert m2["llm_calls"] == 0 and m2["rows_skipped"] == 80 and m2["rows_written"] == 0
+    assert (m2.counts["llm_calls"], m2.counts["rows_skipped"], m2.counts["rows_written"]) == (
+        0, 80, 0)
     pd.testing.assert_frame_equal(rows(out), df1)
 
     # one caption changed: only its items go to the LLM, the rest of its shard is cached
@@ -132,7 +136,7 @@ def test_served_generate_on_real_captions(tmp_path, vllm_server, shared_data):
     m = run_generate(shared_data / "clotho" / "validation.csv", out, cfg, max_clips=3)
     df = rows(out)
     check_exactly_once(df, 15, 2, 1)
-    assert m["llm_calls"] == calls_made(df) and m["model"] == "tiny"
+    assert m.counts["llm_calls"] == calls_made(df) and m.extra["model"] == "tiny"
     assert (df[col.split] == "val").all() and (df[col.source] == "clotho").all()
     assert df[col.latency_s].gt(0).all() and df[col.prompt_tokens].gt(100).all()
 
@@ -142,8 +146,8 @@ def test_transient_http_errors_are_retried(tmp_path, vllm_server, fault_proxy, s
     with fault_proxy(vllm_server, fail_first=3, fail_status=status_code) as proxy:
         cfg = config(tmp_path, base_url=proxy.url, max_retries=3, concurrency=4)
         m = run_generate(EXAMPLE, tmp_path / "out", cfg, max_clips=2)
-    assert m["status"] == "complete" and m["retryable_failures"] == 0
-    assert proxy.requests == m["llm_calls"] + 3  # the three refused asks were each retried
+    assert m.status == "complete" and m.counts["retryable_failures"] == 0
+    assert proxy.requests == m.counts["llm_calls"] + 3  # the three refused asks were each retried
     check_exactly_once(rows(tmp_path / "out"), 4, 2, 1)
 
 
@@ -151,7 +155,7 @@ def test_permanent_error_is_not_retried(tmp_path, vllm_server, fault_proxy):
     with fault_proxy(vllm_server, fail_first=2, fail_status=400) as proxy:
         cfg = config(tmp_path, base_url=proxy.url, max_retries=3, concurrency=1)
         m = run_generate(EXAMPLE, tmp_path / "out", cfg, max_clips=2)
-    assert proxy.requests == m["llm_calls"]
+    assert proxy.requests == m.counts["llm_calls"]
     df = rows(tmp_path / "out")
     assert df[col.fail_reason].fillna("").str.startswith("http 400").sum() == 2
 
@@ -161,8 +165,8 @@ def test_stalled_requests_time_out_and_are_retried(tmp_path, vllm_server, fault_
         cfg = config(tmp_path, base_url=proxy.url, request_timeout_s=1.5, max_retries=2,
                      concurrency=2)
         m = run_generate(EXAMPLE, tmp_path / "out", cfg, max_clips=1)
-    assert m["status"] == "complete" and m["retryable_failures"] == 0
-    assert proxy.requests >= m["llm_calls"] + 2
+    assert m.status == "complete" and m.counts["retryable_failures"] == 0
+    assert proxy.requests >= m.counts["llm_calls"] + 2
 
 
 def test_refused_endpoint_stops_with_clear_error(tmp_path):
@@ -186,7 +190,7 @@ def test_server_dies_mid_run_then_resume(tmp_path, vllm_server, fault_proxy):
     committed = len(list((out / "candidates").glob("*.parquet")))
     assert 1 <= committed < 8
     m = run_generate(EXAMPLE, out, cfg.model_copy(update={"base_url": vllm_server}), max_clips=4)
-    assert m["status"] == "complete" and m["shards_skipped"] == committed
+    assert m.status == "complete" and m.counts["shards_skipped"] == committed
     check_exactly_once(rows(out), 8, 2, 1)
 
 
@@ -211,7 +215,7 @@ def test_sigkill_mid_run_then_resume_exactly_once(tmp_path, vllm_server):
     assert done.returncode == 0, done.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete"
-    assert manifest["shards_skipped"] >= killed_at
+    assert manifest["counts"]["shards_skipped"] >= killed_at
     df = rows(out)
     check_exactly_once(df, 20, 2, 1)
     assert Counter(map(tuple, df[KEY].values.tolist())).most_common(1)[0][1] == 1

