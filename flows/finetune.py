@@ -74,7 +74,7 @@ def finetune_flow(manifest: str, config_path: str) -> dict:
         overrides["max_steps"] = ft.max_steps
     logger.info("fine-tuning on %s v%s into %s", meta["name"], meta["version"], out)
     summary = train_task(str(ft.train_config), overrides)
-    model_dir = summary.extra.get("model_dir") or str(out / "model")
+    model_dir = summary.extra.get("model_dir") or str(out / layout.MODEL_DIR)
     from robustclap.training.config import load_config
 
     audio_dir = str(ft.audio_dir or load_config(ft.train_config).data.audio_dir)

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from robustclap.cli_options import default_of, engine_args
+from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 
 
@@ -42,14 +43,15 @@ def register(app: typer.Typer) -> None:
         from robustclap.contracts.schema import CAPTIONS, INGEST_REJECTS, write_table
 
         out = output_dir(out)
-        earlier = [n for n in ("captions.parquet", "ingest_rejects.parquet") if (out / n).exists()]
+        earlier = [n for n in (layout.CAPTIONS_FILE, layout.INGEST_REJECTS_FILE)
+                   if (out / n).exists()]
         if earlier and not overwrite:
             raise RobustclapError(f"{out} already holds {', '.join(earlier)} from an earlier ingest; "
                                   "pass --overwrite to replace it, or choose another --out")
         res = run_ingest(input, fmt=format, mapping=ColumnMapping(caption_col, clip_col, split_col),
                          split=split, max_clips=max_clips)
-        write_table(CAPTIONS, res.captions, out / "captions.parquet")
-        write_table(INGEST_REJECTS, res.rejects, out / "ingest_rejects.parquet")
+        write_table(CAPTIONS, res.captions, out / layout.CAPTIONS_FILE)
+        write_table(INGEST_REJECTS, res.rejects, out / layout.INGEST_REJECTS_FILE)
         typer.echo(json.dumps({"format": res.fmt, **res.counts}, indent=2))
 
 

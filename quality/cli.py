@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 
 if TYPE_CHECKING:
@@ -36,10 +37,8 @@ def _cache_file(cache_dir: Path | None) -> Path | None:
     """--cache-dir names a folder, as on `generate`; the file in it has a fixed name."""
     if cache_dir is None:
         return None
-    from robustclap.quality.gate import CACHE_FILE
-
     cache_dir.mkdir(parents=True, exist_ok=True)
-    return cache_dir / CACHE_FILE
+    return cache_dir / layout.SCORE_CACHE_FILE
 
 
 def gate(
@@ -78,7 +77,7 @@ def gate(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RobustclapError(f"--out {out}: cannot create the corpus folder ({exc})") from exc
-    with _open_judge(cfg, out / "judge_cache.sqlite") as judge:
+    with _open_judge(cfg, out / layout.JUDGE_CACHE_FILE) as judge:
         result = run_gate(input, out, cfg, cache_path=_cache_file(cache_dir), batch_rows=batch_size,
                           memory_limit=memory_limit, log=_say, judge=judge,
                           progress=stage_progress)
@@ -189,7 +188,7 @@ def _calibrate_candidates(pairs: Path, cfg: GateConfig, cache: Path | None, out:
     with (ScoreCache(cache) as score_cache,
           stage_progress("calibrate", len(rows), "candidates") as advance):
         scores = cc.score_rows(rows, Scoring(cfg, score_cache), advance=advance)
-    judge_cache = (cache.parent if cache else Path(".")) / "judge_cache.sqlite"
+    judge_cache = (cache.parent if cache else Path(".")) / layout.JUDGE_CACHE_FILE
     with _open_judge(cfg, judge_cache) as judge:
         report = cc.evaluate(rows, scores, cfg, str(pairs), skipped, judge)
     if fit_out is not None:

@@ -38,6 +38,7 @@ from robustclap.quality.ranges import Range, key_ranges, range_batches, range_fi
 from robustclap.quality.scoring import Pair, Scoring
 from robustclap.quality.summary import Tally, gate_stats, quantiles, write_summary
 
+from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import (
     CANDIDATES,
@@ -51,12 +52,6 @@ from robustclap.contracts.schema import (
 )
 from robustclap.contracts.stage import StageStats
 
-ACCEPTED_FILE = "accepted.parquet"
-REJECTED_FILE = "rejected.parquet"
-SCORES_FILE = "scores.parquet"
-REGENERATE_FILE = "regenerate.parquet"
-CACHE_FILE = "score_cache.sqlite"
-CONFIG_FILE = "gate_config.yaml"
 SORT_ROWS = 20_000  # candidates per sorted range: bounds what DuckDB holds at once
 
 # the candidate columns that the outputs copy, and those plus what the decisions read
@@ -76,7 +71,8 @@ def _no_progress(label: str, total: int, unit: str) -> AbstractContextManager[Ad
 
 def candidate_files(input_dir: Path) -> list[Path]:
     """The CANDIDATES shards of a generation folder (or of a folder of shards)."""
-    folder = input_dir / "candidates" if (input_dir / "candidates").is_dir() else input_dir
+    folder = input_dir / layout.CANDIDATES_DIR
+    folder = folder if folder.is_dir() else input_dir
     files = sorted(folder.glob("*.parquet"))
     if not files:
         raise RobustclapError(f"no candidate shards in {folder} (expected candidates/*.parquet)")
@@ -261,7 +257,7 @@ def _run(con: Any, files: list[str], input_dir: Path, out_dir: Path, config: Gat
         f"SELECT DISTINCT {col.level} FROM read_parquet(?)", [files]).fetchall())
     version = config.version
     tally = Tally()
-    with ScoreCache(cache_path or out_dir / CACHE_FILE) as cache:
+    with ScoreCache(cache_path or out_dir / layout.SCORE_CACHE_FILE) as cache:
         scoring = Scoring(config, cache)
         by_caption = key_ranges(con, files, col.caption, total, sort_rows)
         bar = progress or _no_progress
@@ -281,13 +277,13 @@ def _run(con: Any, files: list[str], input_dir: Path, out_dir: Path, config: Gat
                 advance(sum(len(group) for group in captions))
         cache_info = {"computed": scoring.computed, "hits": cache.stats.hits,
                       "misses": cache.stats.misses}
-    (out_dir / CONFIG_FILE).write_text(
+    (out_dir / layout.GATE_CONFIG_FILE).write_text(
         f"# gate version {version}\n" + yaml.safe_dump(config.model_dump(mode="json"),
                                                        sort_keys=False),
         encoding="utf-8",
     )
     stats = gate_stats(tally, version, time.perf_counter() - started, cache_info,
-                       quantiles(out_dir / SCORES_FILE, score_columns))
+                       quantiles(out_dir / layout.SCORES_FILE, score_columns))
     write_summary(out_dir, stats)
     return stats
 
@@ -336,10 +332,10 @@ class GateTables:
     def open(cls, out_dir: Path, version: str, score_columns: list[str]
              ) -> Iterator[GateTables]:
         with (
-            TableWriter(CORPUS, out_dir / ACCEPTED_FILE) as accepted,
-            TableWriter(GATE_REJECTED, out_dir / REJECTED_FILE) as rejected,
-            TableWriter(GATE_SCORES, out_dir / SCORES_FILE) as scores,
-            TableWriter(REGENERATE, out_dir / REGENERATE_FILE) as regenerate,
+            TableWriter(CORPUS, out_dir / layout.ACCEPTED_FILE) as accepted,
+            TableWriter(GATE_REJECTED, out_dir / layout.REJECTED_FILE) as rejected,
+            TableWriter(GATE_SCORES, out_dir / layout.SCORES_FILE) as scores,
+            TableWriter(REGENERATE, out_dir / layout.REGENERATE_FILE) as regenerate,
         ):
             yield cls(accepted, rejected, scores, regenerate, version, score_columns)
 

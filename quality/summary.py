@@ -14,6 +14,7 @@ from typing import Any
 
 from robustclap.quality.decide import ALL_GATES, EMPTY, GENERATION_FAILED, SURPLUS, Candidate
 
+from robustclap.contracts import layout
 from robustclap.contracts.schema import col
 from robustclap.contracts.stage import StageStats, write_stats
 
@@ -126,8 +127,8 @@ def gate_stats(tally: Tally, gate_version: str, wall_s: float, cache: dict[str, 
 
 def write_summary(out_dir: Path, stats: StageStats) -> None:
     """Write summary.json (the stats) and summary.md (the same, for people)."""
-    write_stats(stats, out_dir / "summary.json")
-    (out_dir / "summary.md").write_text(markdown(stats), encoding="utf-8")
+    write_stats(stats, out_dir / layout.SUMMARY_FILE)
+    (out_dir / layout.SUMMARY_MD_FILE).write_text(markdown(stats), encoding="utf-8")
 
 
 def _fmt(x: float | None) -> str:
