@@ -152,6 +152,7 @@ def check_state(case: Path, reference: Path | None) -> list[str]:
     import pyarrow.parquet as pq
     from robustclap.flows.version_check import check_version
 
+    from robustclap.contracts import layout
     from robustclap.contracts.schema import CANDIDATES, CORPUS, read_table
 
     problems: list[str] = []
@@ -160,30 +161,30 @@ def check_state(case: Path, reference: Path | None) -> list[str]:
             pq.read_table(f)
         except (OSError, pa.ArrowException) as exc:
             problems.append(f"unreadable {f.relative_to(case)}: {exc}")
-    shards = sorted((case / "work" / "chaos" / "generated" / "candidates").glob("*.parquet"))
+    shards = layout.candidate_shards(layout.work_dirs(case / "work", "chaos")[0])
     keys = pa.concat_tables([read_table(CANDIDATES, s, ["caption_id", "level", "candidate"])
                              for s in shards]).to_pylist() if shards else []
     seen = {tuple(k.values()) for k in keys}
     if len(seen) != len(keys):
         problems.append(f"{len(keys) - len(seen)} duplicated (caption, level, candidate)")
     root = case / "corpus" / "chaos"
-    latest = root / "latest"
+    latest = root / layout.LATEST
     if not latest.is_symlink():
         problems.append("no latest link")
         return problems
     target = root / os.readlink(latest)
     problems += [f"latest ({target.name}): {p}" for p in check_version(target, deep=True)]
     if reference is not None and not problems:
-        got = read_table(CORPUS, target / "accepted.parquet").sort_by(
+        got = read_table(CORPUS, target / layout.ACCEPTED_FILE).sort_by(
             [("caption_id", "ascending"), ("level", "ascending"), ("rank", "ascending")])
-        want = read_table(CORPUS, reference / "accepted.parquet").sort_by(
+        want = read_table(CORPUS, reference / layout.ACCEPTED_FILE).sort_by(
             [("caption_id", "ascending"), ("level", "ascending"), ("rank", "ascending")])
         if not got.equals(want):
             problems.append(f"accepted corpus differs from the unkilled run "
                             f"({got.num_rows} vs {want.num_rows} rows)")
         cand = sum(pq.ParquetFile(s).metadata.num_rows for s in shards)
         ref_cand = sum(pq.ParquetFile(s).metadata.num_rows
-                       for s in (reference / "candidates").glob("*.parquet"))
+                       for s in layout.candidate_shards(reference))
         if cand != ref_cand:
             problems.append(f"{cand} candidates, the unkilled run has {ref_cand}")
     return problems

@@ -19,6 +19,7 @@ import pandas as pd
 from robustclap.bench.common import REPO, SHARED_DATA, sized
 from robustclap.bench.harness import Goal, Result, alternate
 
+from robustclap.contracts import layout
 from robustclap.contracts.schema import CANDIDATES, col, status, write_table
 
 
@@ -62,7 +63,7 @@ def write_candidates(folder: Path, n_rows: int) -> int:
     df = pd.DataFrame(rows)
     df[col.level] = df[col.level].astype("int8")
     df[col.candidate] = df[col.candidate].astype("int16")
-    write_table(CANDIDATES, df, folder / "candidates" / "r00-00000.parquet")
+    write_table(CANDIDATES, df, layout.shard_file(folder, 0, 0))
     return len(df)
 
 
@@ -77,7 +78,7 @@ def run(workdir: Path, **opts) -> Result:
     shutil.rmtree(src, ignore_errors=True)
     n = write_candidates(src, n)
     cfg = load_config()
-    df = pd.read_parquet(src / "candidates")
+    df = pd.read_parquet(src / layout.CANDIDATES_DIR)
     pairs = list(dict.fromkeys(zip(df[col.caption], df[col.paraphrase], strict=True)))
     texts = list(dict.fromkeys(t for p in pairs for t in p))
     res = Result("gate", "gate overhead: robustclap gate vs bare encoder forward passes",

@@ -47,6 +47,7 @@ else:
     from robustclap.flows.publish import publish
     from robustclap.dashboard import overview, queries
     from robustclap.dashboard.corpus import open_version
+    from robustclap.contracts import layout
     out["imports_mib"] = peak_mib()
     src = root / "src" / "v1"
     t = time.perf_counter()
@@ -57,8 +58,8 @@ else:
     out["after_gate_mib"] = peak_mib()
     gen = root / "gen"
     gen.mkdir(exist_ok=True)
-    (gen / "captions.parquet").symlink_to(src / "captions.parquet")
-    (gen / "candidates").symlink_to(src / "candidates")
+    (gen / layout.CAPTIONS_FILE).symlink_to(src / layout.CAPTIONS_FILE)
+    (gen / layout.CANDIDATES_DIR).symlink_to(src / layout.CANDIDATES_DIR)
     t = time.perf_counter()
     info = {"source": {"input": "synthetic"}, "model": "synthetic-llm", "model_revision": "0",
             "prompt_versions": {}, "gate_version": g.gate_version, "rounds": 0}

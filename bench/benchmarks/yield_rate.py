@@ -30,6 +30,8 @@ import pandas as pd
 from robustclap.bench.common import REPO, SHARED_DATA
 from robustclap.bench.harness import Goal, Result
 
+from robustclap.contracts import layout
+
 PROMPTS_V1 = REPO / "bench" / "prompts_v1"
 LABELLED = SHARED_DATA / "labelled_candidates" / "clotho_dev_smollm2.jsonl"
 CLOTHO_VAL = SHARED_DATA / "clotho" / "validation.csv"
@@ -61,7 +63,7 @@ def _csv(captions: list[str], path: Path) -> Path:
 def _accepted(gate_dir: Path) -> pd.DataFrame:
     from robustclap.contracts.schema import CORPUS, read_table
 
-    return read_table(CORPUS, gate_dir / "accepted.parquet").to_pandas()
+    return read_table(CORPUS, gate_dir / layout.ACCEPTED_FILE).to_pandas()
 
 
 def run_variant(name: str, csv: Path, workdir: Path, backend, cfg, gate_cfg, rounds: int,
@@ -102,16 +104,16 @@ def run_variant(name: str, csv: Path, workdir: Path, backend, cfg, gate_cfg, rou
             })
         if result.counts["regenerate"] == 0:
             break
-        regen = gate_dir / "regenerate.parquet"
+        regen = gate_dir / layout.REGENERATE_FILE
     return out, _accepted(gate_dir).assign(variant=name)
 
 
 def _candidates(gen_dir: Path) -> pd.DataFrame:
     from robustclap.contracts.schema import CANDIDATES, read_dir
 
-    if not (gen_dir / "candidates").is_dir():
+    if not (gen_dir / layout.CANDIDATES_DIR).is_dir():
         return pd.DataFrame(columns=["level", "candidate", "attempt", "completion_tokens"])
-    return read_dir(CANDIDATES, gen_dir / "candidates").to_pandas()
+    return read_dir(CANDIDATES, gen_dir / layout.CANDIDATES_DIR).to_pandas()
 
 
 def markdown(rows: list[dict]) -> str:
