@@ -29,7 +29,8 @@ def phase(name: str) -> None:
 
 def run_stages(rc: RunConfig) -> dict:
     """ingest + generate → gate → ≤ regenerate_rounds × (generate + gate) → publish."""
-    from robustclap.pipeline.runner import run_generate
+    from robustclap.pipeline.llm.model_ref import resolve_generate_model
+    from robustclap.pipeline.runner import LazyBackend, run_generate
     from robustclap.quality.config import load_config
     from robustclap.quality.gate import run_gate
 
@@ -40,24 +41,27 @@ def run_stages(rc: RunConfig) -> dict:
     gate_cfg = load_config(rc.gate_config)
     mapping = ColumnMapping(rc.caption_col, rc.clip_col, rc.split_col)
     score_cache = rc.work_dir / rc.name / "score_cache.sqlite"
+    model = resolve_generate_model(rc.generate)  # as the flow: once, for every round
+    engine = LazyBackend(rc.generate, gen_dir, model)  # and one engine for every round
 
     def generate(round_: int, regenerate: Path | None) -> StageStats:
         phase("generate")
         return run_generate(rc.input, gen_dir, rc.generate, fmt=rc.format, split=rc.split,
                             mapping=mapping, max_clips=rc.max_clips, regenerate=regenerate,
-                            round_=round_)
+                            round_=round_, model=model, backend=engine)
 
     def gate():
         phase("gate")
         return run_gate(gen_dir, gate_dir, gate_cfg, cache_path=score_cache)
 
-    rounds = [generate(0, None)]
-    result = gate()
-    for r in range(1, rc.regenerate_rounds + 1):
-        if result.counts["regenerate"] == 0:
-            break
-        rounds.append(generate(r, gate_dir / "regenerate.parquet"))
+    with engine:
+        rounds = [generate(0, None)]
         result = gate()
+        for r in range(1, rc.regenerate_rounds + 1):
+            if result.counts["regenerate"] == 0:
+                break
+            rounds.append(generate(r, gate_dir / "regenerate.parquet"))
+            result = gate()
     phase("publish")
     return publish(rc.corpus_root(), rc.name, gen_dir, gate_dir, publish_info(rounds, result))
 

@@ -48,16 +48,15 @@ def register(app: typer.Typer) -> None:
         from robustclap.flows.run_checks import check_run, prefect_start_errors
 
         check_run(rc)  # every file the run needs, before Prefect or an engine starts
-        if not rc.generate.base_url:
-            from robustclap.pipeline.llm.model_ref import resolve_model
+        from robustclap.pipeline.llm.model_ref import resolve_generate_model
 
-            resolve_model(rc.generate.model, rc.generate.revision)  # offline: fail at once
+        model = resolve_generate_model(rc.generate)  # once, here: offline fails at once
         from robustclap.flows.finetune import finetune_flow
         from robustclap.flows.paraphrase import run_paraphrase, summary_line
 
         clean = {k: v for k, v in overrides.items() if v is not None}
         with prefect_start_errors():
-            published = run_paraphrase(str(config), clean)
+            published = run_paraphrase(str(config), clean, model)
         typer.echo(summary_line(published))
         if rc.finetune.enabled:
             if not published["finetune_ready"]:

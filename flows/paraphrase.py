@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -18,59 +17,21 @@ from prefect.artifacts import (
     create_markdown_artifact,
     create_table_artifact,
 )
-from prefect.concurrency.sync import concurrency
 from prefect.events import emit_event
 from robustclap.flows.card import body as card_body
 from robustclap.flows.config import RunConfig, load_run_config
 from robustclap.flows.publish import publish
+from robustclap.flows.shards import shard_runner
 from robustclap.flows.stage_publish import publish_info
-from robustclap.pipeline.config import GenerateConfig
-from robustclap.pipeline.generate import Generator, Shard, run_shards
 from robustclap.pipeline.ingest import ColumnMapping
-from robustclap.pipeline.llm.served import ServedBackend
+from robustclap.pipeline.llm.model_ref import ModelRef, resolve_generate_model
 from robustclap.pipeline.runner import LazyBackend, run_generate
-from robustclap.pipeline.worker_cache import WorkerCache, merge_worker_caches, worker_cache_path
 
 from robustclap.contracts.errors import RobustclapError
-from robustclap.contracts.progress import GenerationUpdate, generation_progress
+from robustclap.contracts.progress import generation_progress
 from robustclap.contracts.stage import STATS_VERSION, StageStats, total
 
-LLM_LIMIT = "robustclap-llm"  # global concurrency limit on the LLM endpoint (optional)
 PUBLISHED_EVENT = "robustclap.corpus.published"
-_ACTIVE: dict[str, tuple[Generator, list[Shard], set | None]] = {}
-_BACKENDS: dict[str, LazyBackend] = {}  # one engine per flow run, shared by its rounds
-
-
-@task(name="generate-shard", retries=1, retry_delay_seconds=10,
-      retry_condition_fn=lambda task, run, state: "EndpointUnavailable" in str(state.message))
-def generate_shard(run_key: str, index: int, shard_key: str) -> dict:
-    """One shard of captions through the LLM. Its committed Parquet file is its persisted
-    result, named by the shard's content key; a shard already committed is never submitted."""
-    gen, shards, wanted = _ACTIVE[run_key]
-    before = dict(vars(gen.stats))
-    with concurrency(LLM_LIMIT, occupy=1, strict=False):
-        run_shards([shards[index]], gen, wanted)
-    after = vars(gen.stats)
-    return {k: after[k] - before[k] for k in ("llm_calls", "cache_hits", "rows_written")}
-
-
-def _prefect_shards(shards: list[Shard], gen: Generator, wanted: set | None) -> None:
-    """Shard runner for run_generate: committed shards are counted, the rest become tasks."""
-    run_key = f"{gen.run_id}-r{gen.round}"
-    _ACTIVE[run_key] = (gen, shards, wanted)
-    bar = gen.progress if isinstance(gen.progress, GenerationUpdate) else None
-    try:
-        run_shards([s for s in shards if s.done], gen, wanted)
-        if bar:
-            bar.shards(sum(not s.done for s in shards))
-        for s in shards:
-            if not s.done:
-                generate_shard.with_options(task_run_name=f"shard-r{gen.round}-{s.index:05d}")(
-                    run_key, s.index, s.key)
-                if bar:
-                    bar.shard_done()
-    finally:
-        _ACTIVE.pop(run_key, None)
 
 
 GATE_MARKER = ".gate_key"
@@ -109,68 +70,14 @@ def gate_task(gen_dir: str, gate_dir: str, gate_version: str, config_path: str |
     return stats
 
 
-@task(name="generate-shard-remote", retries=1, retry_delay_seconds=10,
-      retry_condition_fn=lambda task, run, state: "EndpointUnavailable" in str(state.message))
-def generate_shard_remote(cfg_json: str, url: str, model: str, revision: str, run_id: str,
-                          round_: int, index: int, path: str, key: str, records: list[dict],
-                          wanted: list | None) -> dict:
-    """One shard on any worker (Dask): it builds its own client to the served endpoint and
-    opens the shared response cache, so nothing but plain data crosses the process boundary."""
-    cfg = GenerateConfig.model_validate_json(cfg_json)
-    backend = ServedBackend(url, cfg.model, cfg.resolved_api_key(), cfg.concurrency,
-                            cfg.request_timeout_s, cfg.max_retries)
-    shared = cfg.cache_path() / "llm-responses.sqlite"  # read here, merged by the flow
-    cache = WorkerCache(shared, worker_cache_path(shared, run_id, round_, index))
-    try:
-        gen = Generator(cfg, backend, cache, model, revision, run_id, round_)
-        with concurrency(LLM_LIMIT, occupy=1, strict=False):
-            run_shards([Shard(index, Path(path), key, records, False)], gen,
-                       {tuple(w) for w in wanted} if wanted is not None else None)
-        return {**vars(gen.stats), "fail_reasons": dict(gen.stats.fail_reasons)}
-    finally:
-        cache.close()
-
-
-def _dask_shards(url: str):
-    """Shard runner that submits every pending shard at once to the flow's task runner."""
-
-    def runner(shards: list[Shard], gen: Generator, wanted: set | None) -> None:
-        shared = gen.cfg.cache_path() / "llm-responses.sqlite"
-        merge_worker_caches(shared)  # what a killed run's tasks left behind
-        run_shards([s for s in shards if s.done], gen, wanted)
-        futures = [
-            generate_shard_remote.with_options(task_run_name=f"shard-r{gen.round}-{s.index:05d}")
-            .submit(gen.cfg.model_dump_json(), url, gen.model_name, gen.model_revision,
-                    gen.run_id, gen.round, s.index, str(s.path), s.key, s.captions,
-                    sorted(wanted) if wanted is not None else None)
-            for s in shards if not s.done
-        ]
-        bar = gen.progress if isinstance(gen.progress, GenerationUpdate) else None
-        if bar:
-            bar.shards(len(futures))
-        for future in futures:
-            stats = future.result()
-            if bar:  # rows are counted on the workers: the bar moves a shard at a time
-                bar(stats.get("rows_written", 0), stats.get("completion_tokens", 0))
-                bar.shard_done()
-            for name, value in stats.items():
-                if name == "fail_reasons":
-                    gen.stats.fail_reasons.update(value)
-                else:
-                    setattr(gen.stats, name, getattr(gen.stats, name) + value)
-        merge_worker_caches(shared)  # no task in flight: the flow is the only writer
-
-    return runner
-
-
 def generate_round(rc: RunConfig, gen_dir: Path, round_: int, regenerate: Path | None,
-                   backend_key: str) -> dict:
+                   engine: LazyBackend, model: ModelRef) -> dict:
+    """One generation round of the flow, on the flow's engine (shared by its rounds)."""
     mapping = ColumnMapping(rc.caption_col, rc.clip_col, rc.split_col)
-    backend = _BACKENDS[backend_key]
-    runner = _prefect_shards if rc.task_runner == "thread" else _dask_shards(backend.url())
     return run_generate(rc.input, gen_dir, rc.generate, fmt=rc.format, split=rc.split,
                         mapping=mapping, max_clips=rc.max_clips, regenerate=regenerate,
-                        round_=round_, shard_runner=runner, backend=backend,
+                        round_=round_, model=model, backend=engine,
+                        shard_runner=shard_runner(engine, on_dask=rc.task_runner != "thread"),
                         progress_factory=lambda n: generation_progress(
                             n, label=f"round {round_}"))
 
@@ -197,20 +104,25 @@ def task_runner_for(rc: RunConfig):
                                           "host": "127.0.0.1", "dashboard_address": None})
 
 
-def run_paraphrase(config_path: str, overrides: dict | None = None) -> dict:
-    """Run the flow with the task runner its config names."""
+def run_paraphrase(config_path: str, overrides: dict | None = None,
+                   model: ModelRef | None = None) -> dict:
+    """Run the flow with the task runner its config names (`model`: already resolved)."""
     rc = load_run_config(config_path, overrides)
     runner = task_runner_for(rc)
     key = rc.generate.api_key
     if runner is not None and key is not None:  # Dask workers resolve it from their environment
         os.environ[rc.generate.api_key_env] = key.get_secret_value()
     flow_ = paraphrase_flow.with_options(task_runner=runner) if runner else paraphrase_flow
-    return flow_(config_path, overrides)
+    return flow_(config_path, overrides, model)
 
 
 @flow(name="robustclap-paraphrase", log_prints=True)
-def paraphrase_flow(config_path: str, overrides: dict | None = None) -> dict:
-    """Run the whole paraphrase pipeline for one run config and publish a corpus version."""
+def paraphrase_flow(config_path: str, overrides: dict | None = None,
+                    model: ModelRef | None = None) -> dict:
+    """Run the whole paraphrase pipeline for one run config and publish a corpus version.
+
+    `model` is the run's resolved model when the caller resolved it already (the CLI does,
+    to fail before Prefect starts); a scheduled run resolves it here, once for every round."""
     logger = get_run_logger()
     rc = load_run_config(config_path, overrides)
     gen_dir, gate_dir = rc.work_dir / rc.name / "generated", rc.work_dir / rc.name / "gated"
@@ -220,10 +132,9 @@ def paraphrase_flow(config_path: str, overrides: dict | None = None) -> dict:
     gate_version = load_config(rc.gate_config).version
     cfg_path = str(rc.gate_config) if rc.gate_config else None
     score_cache = str(rc.work_dir / rc.name / "score_cache.sqlite")
-    backend_key = str(uuid.uuid4())
-    _BACKENDS[backend_key] = LazyBackend(rc.generate, gen_dir)
-    try:
-        rounds = [generate_round(rc, gen_dir, 0, None, backend_key)]
+    model = model or resolve_generate_model(rc.generate)
+    with LazyBackend(rc.generate, gen_dir, model) as engine:  # one engine for every round
+        rounds = [generate_round(rc, gen_dir, 0, None, engine, model)]
         gate = gate_task(str(gen_dir), str(gate_dir), gate_version, cfg_path, score_cache)
         for r in range(1, rc.regenerate_rounds + 1):
             if gate.counts["regenerate"] == 0:
@@ -231,10 +142,8 @@ def paraphrase_flow(config_path: str, overrides: dict | None = None) -> dict:
             logger.info("round %d: regenerating %d (caption, level)", r,
                         gate.counts["regenerate"])
             rounds.append(generate_round(rc, gen_dir, r, gate_dir / "regenerate.parquet",
-                                         backend_key))
+                                         engine, model))
             gate = gate_task(str(gen_dir), str(gate_dir), gate_version, cfg_path, score_cache)
-    finally:
-        _BACKENDS.pop(backend_key).close()
 
     published = publish(rc.corpus_root(), rc.name, gen_dir, gate_dir,
                         publish_info(rounds, gate))

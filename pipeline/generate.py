@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow.compute as pc
 from robustclap.pipeline.cache import ResponseCache, cache_key
 from robustclap.pipeline.config import GenerateConfig
+from robustclap.pipeline.llm.model_ref import ModelRef
 from robustclap.pipeline.llm.types import Backend, LLMRequest, LLMResponse
 from robustclap.pipeline.parse import REPLY_SCHEMA, parse_reply
 from robustclap.prompts import PromptTemplate, load_template
@@ -82,18 +83,31 @@ class Stats:
     llm_seconds: float = 0.0
     fail_reasons: Counter = field(default_factory=Counter)
 
+    def as_dict(self) -> dict:
+        """Plain data (what a shard task sends back from another process)."""
+        return {**vars(self), "fail_reasons": dict(self.fail_reasons)}
+
+    def add(self, other: dict) -> None:
+        """Add another run's counts (`as_dict` form), e.g. one shard task's."""
+        for name, value in other.items():
+            if name == "fail_reasons":
+                self.fail_reasons.update(value)
+            else:
+                setattr(self, name, getattr(self, name) + value)
+
 
 class Generator:
     """Runs the attempts loop for one shard at a time against one backend and one cache."""
 
-    def __init__(self, cfg: GenerateConfig, backend: Backend | None, cache: ResponseCache,
-                 model_name: str, model_revision: str, run_id: str, round_: int = 0,
+    def __init__(self, cfg: GenerateConfig, backend: Backend, cache: ResponseCache,
+                 model: ModelRef, run_id: str, round_: int = 0,
                  progress: Progress | None = None):
         self.cfg = cfg
-        self.backend = backend
+        self.backend = backend  # asked only for what the cache does not hold
         self.cache = cache
-        self.model_name = model_name
-        self.model_revision = model_revision
+        self.model = model
+        self.model_name = model.reference  # identity in cache keys and rows
+        self.model_revision = model.revision
         self.run_id = run_id
         self.round = round_
         self.progress = progress or (lambda rows, tokens: None)
@@ -195,8 +209,6 @@ class Generator:
                     self.progress(0, res.completion_tokens)
 
                 start = time.perf_counter()
-                if self.backend is None:
-                    raise RuntimeError("Generator.backend must be set before running shards")
                 try:
                     self.backend.generate(reqs, on_result)
                 finally:

@@ -24,8 +24,8 @@ from robustclap.pipeline.generate import (
     summarize_output,
 )
 from robustclap.pipeline.ingest import ColumnMapping, IngestResult, ingest
-from robustclap.pipeline.llm.model_ref import resolve_model
-from robustclap.pipeline.llm.types import EndpointUnavailable
+from robustclap.pipeline.llm.model_ref import ModelRef, resolve_generate_model
+from robustclap.pipeline.llm.types import Backend, EndpointUnavailable
 
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import CAPTIONS, INGEST_REJECTS, col, read_table, write_table
@@ -67,12 +67,12 @@ def load_captions(input_path: Path, fmt: str, mapping: ColumnMapping | None,
 
 
 @contextlib.contextmanager
-def open_backend(cfg: GenerateConfig, model_name: str, out_dir: Path):
+def open_backend(cfg: GenerateConfig, model: ModelRef, out_dir: Path):
     """Yield a ready backend; a server launched here is stopped on the way out."""
     if cfg.backend == "inprocess":
         from robustclap.pipeline.llm.inprocess import InProcessBackend
 
-        backend = InProcessBackend(model_name, cfg.engine_args, cfg.chunk_size)
+        backend = InProcessBackend(model.name, cfg.engine_args, cfg.chunk_size)
         try:
             yield backend
         finally:
@@ -80,47 +80,42 @@ def open_backend(cfg: GenerateConfig, model_name: str, out_dir: Path):
         return
     from robustclap.pipeline.llm.served import ServedBackend
 
-    def served(url: str, name: str) -> ServedBackend:
-        return ServedBackend(url, name, cfg.resolved_api_key(), cfg.concurrency,
-                             cfg.request_timeout_s, cfg.max_retries)
-
     if cfg.base_url:
-        yield served(cfg.base_url, cfg.model)
+        yield ServedBackend.from_config(cfg.base_url, cfg)
         return
     from robustclap.pipeline.llm.server import VllmServer
 
-    server = VllmServer(model_name, served_name=cfg.model, engine_args=cfg.engine_args,
+    server = VllmServer(model.name, served_name=cfg.model, engine_args=cfg.engine_args,
                         log_path=out_dir / "vllm-serve.log",
                         start_timeout_s=cfg.server_start_timeout_s)
     with server as url:
-        yield served(url, cfg.model)
+        yield ServedBackend.from_config(url, cfg)
 
 
 class LazyBackend:
     """Opens the configured backend on first use and keeps it for several runs (the flow's
     regeneration rounds share one `vllm serve`); a run with nothing to ask never starts one."""
 
-    def __init__(self, cfg: GenerateConfig, out_dir: Path):
-        self.cfg, self.out_dir = cfg, out_dir
+    def __init__(self, cfg: GenerateConfig, out_dir: Path, model: ModelRef):
+        self.cfg, self.out_dir, self.model = cfg, out_dir, model
         self._stack = contextlib.ExitStack()
         self._backend = None
 
-    def _open(self):
+    def open(self) -> Backend:
+        """The backend, started now if it is not running yet."""
         if self._backend is None:
-            ref = resolve_model(self.cfg.model, self.cfg.revision) if not self.cfg.base_url \
-                else None
-            name = ref.name if ref else self.cfg.model
-            self._backend = self._stack.enter_context(open_backend(self.cfg, name, self.out_dir))
+            self._backend = self._stack.enter_context(
+                open_backend(self.cfg, self.model, self.out_dir))
         return self._backend
 
     def url(self) -> str:
         """The served endpoint's base URL (launching `vllm serve` if needed)."""
         if self.cfg.base_url:
             return self.cfg.base_url
-        return self._open().base_url
+        return self.open().base_url
 
     def generate(self, requests, on_result) -> None:
-        self._open().generate(requests, on_result)
+        self.open().generate(requests, on_result)
 
     def close(self) -> None:
         self._stack.close()
@@ -137,13 +132,16 @@ def run_generate(
     input_path: str | Path, out_dir: str | Path, cfg: GenerateConfig, fmt: str = "auto",
     mapping: ColumnMapping | None = None, split: str | None = None,
     max_clips: int | None = None, regenerate: str | Path | None = None, round_: int = 0,
-    progress_factory=None, backend=None, shard_runner=None,
+    progress_factory=None, backend: Backend | None = None, shard_runner=None,
+    model: ModelRef | None = None,
 ) -> StageStats:
     """Run the generation stage and return its StageStats (its manifest: out/manifest.json).
 
-    `backend` lets a caller share one running engine across runs (tests, flows); by default
-    the stage opens its own (and stops a server it launched). `shard_runner(shards, gen,
-    wanted)` replaces the plain loop over shards (the Prefect flow runs one task per shard).
+    `model` is the run's resolved model (`resolve_generate_model`): a caller that runs
+    several rounds resolves it once; without it the stage resolves it here. `backend` lets a
+    caller share one running engine across runs (tests, flows); by default the stage opens its
+    own when there is something to ask (and stops a server it launched). `shard_runner(shards,
+    gen, wanted)` replaces the plain loop over shards (the Prefect flow runs one task per shard).
     """
     started = time.time()
     out = Path(out_dir)
@@ -158,9 +156,8 @@ def run_generate(
         raise RobustclapError(f"{input_path}: no usable captions ({result.counts})")
 
     # The model is resolved before any engine starts: offline machines fail here, at once.
-    ref = resolve_model(cfg.model, cfg.revision) if not cfg.base_url else None
-    model_name = ref.name if ref else cfg.model
-    revision = ref.revision if ref else (cfg.revision or "served")
+    model = model or resolve_generate_model(cfg)
+    revision = model.revision
     run_id = new_run_id()
     n_items = _count_items(result.captions, cfg, wanted)
     manifest: dict = {
@@ -171,21 +168,18 @@ def run_generate(
     }
     cache = ResponseCache(cfg.cache_path() / "llm-responses.sqlite")
     progress_cm = progress_factory(n_items) if progress_factory else contextlib.nullcontext(None)
-    gen = Generator(cfg, None, cache, cfg.model, revision, run_id, round_)
+    own = LazyBackend(cfg, out, model) if backend is None else None  # opened only if needed
+    gen = Generator(cfg, own if backend is None else backend, cache, model, run_id, round_)
     manifest["prompt_versions"] = {lv: t.version for lv, t in gen.templates.items()}
     shards = plan_shards(result.captions, out, gen, wanted)
     engine_ready = None
     try:
         with progress_cm as progress:
             gen.progress = progress or gen.progress
-            todo = [s for s in shards if not s.done]
-            if backend is not None or not todo:
-                backend_cm = contextlib.nullcontext(backend)
-            else:
-                backend_cm = open_backend(cfg, model_name, out)
-            with backend_cm as active:
+            with own or contextlib.nullcontext():
+                if own is not None and any(not s.done for s in shards):
+                    own.open()  # the engine's start is timed apart from generation
                 engine_ready = time.time()
-                gen.backend = active
                 try:
                     (shard_runner or run_shards)(shards, gen, wanted)
                     manifest["status"] = "complete"

@@ -10,10 +10,14 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from robustclap.pipeline.llm.packaged import ensure_converted, is_packaged, lookup
 
 from robustclap.contracts.errors import RobustclapError
+
+if TYPE_CHECKING:
+    from robustclap.pipeline.config import GenerateConfig
 
 OFFLINE_HELP = """\
 To run without the hub, use the packaged model (the default): --model packaged:smollm2-135m-instruct
@@ -28,9 +32,12 @@ or point --model at a local model folder (config.json, weights, tokenizer with a
 
 @dataclass(frozen=True)
 class ModelRef:
+    """A resolved model: made once where a run starts and passed down to every part of it."""
+
     name: str  # what the engine loads: a local path or a hub id
     revision: str  # commit hash (hub) or a fingerprint of the local files
     local_path: str | None
+    reference: str  # what --model said: the model's name in cache keys, rows and manifests
 
 
 def _fingerprint(folder: Path) -> str:
@@ -56,12 +63,12 @@ def resolve_model(model: str, revision: str | None = None,
 
         spec = lookup(model)
         folder = ensure_converted(spec, cache_root or default_cache_dir())
-        return ModelRef(str(folder), spec.identity, str(folder))
+        return ModelRef(str(folder), spec.identity, str(folder), model)
     path = Path(model).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
             raise RobustclapError(f"--model {model}: folder has no config.json (not a model)")
-        return ModelRef(str(path.resolve()), _fingerprint(path), str(path.resolve()))
+        return ModelRef(str(path.resolve()), _fingerprint(path), str(path.resolve()), model)
     if model.startswith((".", "/", "~")) or model.count("/") != 1:
         raise RobustclapError(f"--model {model}: no such local folder, and not a hub id (org/name)")
     from huggingface_hub import snapshot_download
@@ -78,4 +85,12 @@ def resolve_model(model: str, revision: str | None = None,
             f"and the model is not in the local cache ({reason}).\n"
             + OFFLINE_HELP.format(model=model, short=short)
         ) from exc
-    return ModelRef(folder, Path(folder).name, folder)
+    return ModelRef(folder, Path(folder).name, folder, model)
+
+
+def resolve_generate_model(cfg: GenerateConfig) -> ModelRef:
+    """The model of a generation run. With `base_url` the endpoint already serves it: nothing
+    is loaded here, and its identity is the served name with `revision` (or "served")."""
+    if cfg.base_url:
+        return ModelRef(cfg.model, cfg.revision or "served", None, cfg.model)
+    return resolve_model(cfg.model, cfg.revision)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import openai
 from robustclap.pipeline.llm.types import (
@@ -19,6 +20,9 @@ from robustclap.pipeline.llm.types import (
     LLMResponse,
     ResultCallback,
 )
+
+if TYPE_CHECKING:
+    from robustclap.pipeline.config import GenerateConfig
 
 
 class ServedBackend:
@@ -34,6 +38,13 @@ class ServedBackend:
         self.max_retries = max_retries
         self.structured = structured
         self.down: str | None = None
+
+    @classmethod
+    def from_config(cls, url: str, cfg: GenerateConfig) -> ServedBackend:
+        """The client a generation config asks for: the model under its served name, the
+        endpoint's key, bounded concurrency, the per-request timeout and retries."""
+        return cls(url, cfg.model, cfg.resolved_api_key(), cfg.concurrency,
+                   cfg.request_timeout_s, cfg.max_retries)
 
     def _extra(self, req: LLMRequest) -> dict:
         if not req.json_schema:

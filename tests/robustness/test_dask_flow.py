@@ -7,20 +7,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import robustclap.flows.paraphrase as paraphrase
+import robustclap.flows.shards as shards
 from robustclap.flows.version_check import check_version
 from robustclap.pipeline.cache import ResponseCache
 
 
 def test_case9_dask_flow_merges_worker_caches(tmp_path, small_run, fake_llm, monkeypatch):
     merged: list[int] = []
-    real_merge = paraphrase.merge_worker_caches
+    real_merge = shards.merge_worker_caches
 
     def counting_merge(shared: Path) -> int:  # runs in the flow's process
         n = real_merge(shared)
         merged.append(n)
         return n
 
-    monkeypatch.setattr(paraphrase, "merge_worker_caches", counting_merge)
+    monkeypatch.setattr(shards, "merge_worker_caches", counting_merge)
     cfg = small_run(top={"task_runner": "dask", "dask_workers": 2})
     first = paraphrase.run_paraphrase(str(cfg))
     asked = fake_llm.requests
