@@ -30,6 +30,8 @@ import yaml
 from robustclap.bench.chaos_run import PHASES
 from robustclap.bench.harness import Goal, Result
 
+from robustclap.contracts import layout
+
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_KILLS = {"smoke": 3, "default": 20, "large": 40}
 
@@ -152,7 +154,6 @@ def check_state(case: Path, reference: Path | None) -> list[str]:
     import pyarrow.parquet as pq
     from robustclap.flows.version_check import check_version
 
-    from robustclap.contracts import layout
     from robustclap.contracts.schema import CANDIDATES, CORPUS, read_table
 
     problems: list[str] = []
@@ -205,7 +206,8 @@ def chaos(workdir: Path, kills: int, captions: int = 8, seed: int = 0,
         ref = run_to_end(ref_cfg)
         ref_s = time.perf_counter() - t
         windows = phase_windows(ref)
-        reference = Path(os.path.realpath(workdir / "reference" / "corpus" / "chaos" / "latest"))
+        reference = Path(os.path.realpath(workdir / "reference" / "corpus" / "chaos"
+                                          / layout.LATEST))
         log(f"reference run {ref_s:.1f} s, phases {windows}")
         for k in range(kills):
             target = PHASES[k % len(PHASES)]

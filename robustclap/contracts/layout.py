@@ -81,6 +81,7 @@ SKIPPED_AUDIO_FILE = "skipped_audio.csv"
 METRICS_JSONL_FILE = "metrics.jsonl"
 METRICS_CSV_FILE = "metrics.csv"
 CHECKPOINTS_DIR = "checkpoints"
+SCENES_FILE = "scenes.parquet"  # the scene-retrieval experiment's SCENES table
 MODEL_DIR = "model"  # the exported fine-tuned model, when the run completes
 
 

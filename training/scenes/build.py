@@ -116,7 +116,7 @@ def build_scenes(data_dir: str | Path, out: str | Path, n_train: int = 3000, n_t
     write_table(SCENES, [{c.clip_id: s.scene_id, c.split: s.split, c.caption: s.caption,
                           c.reworded: s.reworded, c.duration_s: s.duration_s,
                           c.events: s.events_json(), c.relations: list(s.relations)}
-                         for s in scenes], out / "scenes.parquet")
+                         for s in scenes], out / layout.SCENES_FILE)
     frame = pd.DataFrame({"clip_id": [s.scene_id for s in scenes],
                           "split": [s.split for s in scenes],
                           "caption": [s.caption for s in scenes]})

@@ -19,13 +19,14 @@ from robustclap.training.audio import AudioFrontEnd
 from robustclap.training.scenes.compose import Event, Scene, render
 from robustclap.training.scenes.sources import Segment
 
+from robustclap.contracts import layout
 from robustclap.contracts.schema import SCENES, read_table
 from robustclap.contracts.schema import col as c
 
 
 def read_scenes(scenes_dir: str | Path) -> list[Scene]:
     """The SCENES table back as Scene objects (recipes only: no audio is decoded)."""
-    table = read_table(SCENES, Path(scenes_dir) / "scenes.parquet").to_pandas()
+    table = read_table(SCENES, Path(scenes_dir) / layout.SCENES_FILE).to_pandas()
     out = []
     for row in table.itertuples(index=False):
         events = tuple(Event(**{**e, "onsets_s": tuple(e["onsets_s"])})
