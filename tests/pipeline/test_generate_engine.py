@@ -93,8 +93,8 @@ def test_inprocess_generate_rerun_and_incremental(tmp_path, tiny_llm, inprocess_
     check_exactly_once(df3, 20, 2, 2)
     new_ids = set(df3[col.caption_id]) - set(df1[col.caption_id])
     assert len(new_ids) == 1
-    assert m3["llm_calls"] == calls_made(df3[df3[col.caption_id].isin(new_ids)])
-    assert m3["shards_written"] == 1 and m3["shards_skipped"] == 4
+    assert m3.counts["llm_calls"] == calls_made(df3[df3[col.caption_id].isin(new_ids)])
+    assert m3.counts["shards_written"] == 1 and m3.counts["shards_skipped"] == 4
 
     # one template changed: exactly the level-2 items are asked again
     prompts = tmp_path / "prompts"
@@ -110,7 +110,7 @@ def test_inprocess_generate_rerun_and_incremental(tmp_path, tiny_llm, inprocess_
     cfg2 = cfg.model_copy(update={"prompt_dir": str(prompts)})
     m4 = run_generate(changed, out, cfg2, backend=inprocess_backend)
     df4 = rows(out)
-    assert m4["llm_calls"] == calls_made(df4[df4[col.level] == 2])
+    assert m4.counts["llm_calls"] == calls_made(df4[df4[col.level] == 2])
     lv1 = df4[df4[col.level] == 1].sort_values(KEY).reset_index(drop=True)
     old1 = df3[df3[col.level] == 1].sort_values(KEY).reset_index(drop=True)
     assert list(lv1[col.paraphrase].fillna("")) == list(old1[col.paraphrase].fillna(""))
