@@ -9,6 +9,7 @@ adverbs (adverbs that are stop words, such as "very" or "then", are structure, n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from robustclap.quality.text import edit_ratio
@@ -19,9 +20,15 @@ if TYPE_CHECKING:
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV"})
 
 
+@lru_cache(maxsize=1 << 16)
+def _has_letter(text: str) -> bool:
+    """Cached: every structure check asks it of every token, char by char."""
+    return any(c.isalpha() for c in text)
+
+
 def is_content(token: Token) -> bool:
     """A token that carries the caption's content (not a function word or a number)."""
-    if token.pos_ not in CONTENT_POS or token.like_num or not any(c.isalpha() for c in token.text):
+    if token.pos_ not in CONTENT_POS or token.like_num or not _has_letter(token.text):
         return False
     return not (token.pos_ == "ADV" and token.is_stop)
 

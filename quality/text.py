@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 
 import ftfy
 from rapidfuzz.distance import Levenshtein
@@ -17,8 +18,10 @@ _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _SPACE = re.compile(r"\s+")
 
 
+@lru_cache(maxsize=1 << 16)
 def clean(text: str) -> str:
-    """Repair mojibake and Unicode oddities so equal texts compare and hash equal."""
+    """Repair mojibake and Unicode oddities so equal texts compare and hash equal. Cached:
+    the surface checks clean each text several times and ftfy was a third of their time."""
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", ftfy.fix_text(text))).strip()
 
 
