@@ -18,6 +18,7 @@ from robustclap.flows.publish import publish
 from robustclap.flows.stage_publish import publish_info
 from robustclap.pipeline.ingest import ColumnMapping
 
+from robustclap.contracts import layout
 from robustclap.contracts.stage import StageStats
 
 PHASES = ("generate", "gate", "publish")
@@ -34,13 +35,12 @@ def run_stages(rc: RunConfig) -> dict:
     from robustclap.quality.config import load_config
     from robustclap.quality.gate import run_gate
 
-    gen_dir, gate_dir = rc.work_dir / rc.name / "generated", rc.work_dir / rc.name / "gated"
-    for f in (gen_dir / "candidates").glob("r*.parquet"):  # as the flow: rounds ≥ 1 are redone
-        if not f.name.startswith("r00-"):
-            f.unlink()
+    gen_dir, gate_dir = layout.work_dirs(rc.work_dir, rc.name)
+    for f in layout.regeneration_shards(gen_dir):  # as the flow: rounds ≥ 1 are redone
+        f.unlink()
     gate_cfg = load_config(rc.gate_config)
     mapping = ColumnMapping(rc.caption_col, rc.clip_col, rc.split_col)
-    score_cache = rc.work_dir / rc.name / "score_cache.sqlite"
+    score_cache = layout.work_score_cache(rc.work_dir, rc.name)
     model = resolve_generate_model(rc.generate)  # as the flow: once, for every round
     engine = LazyBackend(rc.generate, gen_dir, model)  # and one engine for every round
 
@@ -60,7 +60,7 @@ def run_stages(rc: RunConfig) -> dict:
         for r in range(1, rc.regenerate_rounds + 1):
             if result.counts["regenerate"] == 0:
                 break
-            rounds.append(generate(r, gate_dir / "regenerate.parquet"))
+            rounds.append(generate(r, gate_dir / layout.REGENERATE_FILE))
             result = gate()
     phase("publish")
     return publish(rc.corpus_root(), rc.name, gen_dir, gate_dir, publish_info(rounds, result))

@@ -27,6 +27,7 @@ from robustclap.pipeline.ingest import ColumnMapping
 from robustclap.pipeline.llm.model_ref import ModelRef, resolve_generate_model
 from robustclap.pipeline.runner import LazyBackend, run_generate
 
+from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.progress import generation_progress
 from robustclap.contracts.stage import STATS_VERSION, StageStats, total
@@ -34,7 +35,7 @@ from robustclap.contracts.stage import STATS_VERSION, StageStats, total
 PUBLISHED_EVENT = "robustclap.corpus.published"
 
 
-GATE_MARKER = ".gate_key"
+GATE_MARKER = layout.GATE_MARKER
 
 
 def _gate_content_key(gen_dir: Path, gate_dir: Path, gate_version: str) -> str:
@@ -43,7 +44,7 @@ def _gate_content_key(gen_dir: Path, gate_dir: Path, gate_version: str) -> str:
 
     # the stats version too: a result cached in an older stats shape is never reused
     h = hashlib.sha256(f"{STATS_VERSION}\x1f{gate_version}\x1f{gate_dir.resolve()}".encode())
-    for f in sorted((gen_dir / "candidates").glob("*.parquet")):
+    for f in layout.candidate_shards(gen_dir):
         h.update(f.name.encode() + file_metadata(f).get(META_EXTRA, b""))
     return "gate-" + h.hexdigest()[:32]
 
@@ -84,9 +85,8 @@ def generate_round(rc: RunConfig, gen_dir: Path, round_: int, regenerate: Path |
 
 def _clear_regeneration_rounds(gen_dir: Path) -> None:
     """Rounds ≥ 1 depend on this run's gate: rebuilt (from the cache) every run."""
-    for f in (gen_dir / "candidates").glob("r*.parquet"):
-        if not f.name.startswith("r00-"):
-            f.unlink()
+    for f in layout.regeneration_shards(gen_dir):
+        f.unlink()
 
 
 def task_runner_for(rc: RunConfig):
@@ -125,13 +125,13 @@ def paraphrase_flow(config_path: str, overrides: dict | None = None,
     to fail before Prefect starts); a scheduled run resolves it here, once for every round."""
     logger = get_run_logger()
     rc = load_run_config(config_path, overrides)
-    gen_dir, gate_dir = rc.work_dir / rc.name / "generated", rc.work_dir / rc.name / "gated"
+    gen_dir, gate_dir = layout.work_dirs(rc.work_dir, rc.name)
     _clear_regeneration_rounds(gen_dir)
     from robustclap.quality.config import load_config
 
     gate_version = load_config(rc.gate_config).version
     cfg_path = str(rc.gate_config) if rc.gate_config else None
-    score_cache = str(rc.work_dir / rc.name / "score_cache.sqlite")
+    score_cache = str(layout.work_score_cache(rc.work_dir, rc.name))
     model = model or resolve_generate_model(rc.generate)
     with LazyBackend(rc.generate, gen_dir, model) as engine:  # one engine for every round
         rounds = [generate_round(rc, gen_dir, 0, None, engine, model)]
@@ -141,7 +141,7 @@ def paraphrase_flow(config_path: str, overrides: dict | None = None,
                 break
             logger.info("round %d: regenerating %d (caption, level)", r,
                         gate.counts["regenerate"])
-            rounds.append(generate_round(rc, gen_dir, r, gate_dir / "regenerate.parquet",
+            rounds.append(generate_round(rc, gen_dir, r, gate_dir / layout.REGENERATE_FILE,
                                          engine, model))
             gate = gate_task(str(gen_dir), str(gate_dir), gate_version, cfg_path, score_cache)
 
@@ -173,7 +173,7 @@ def _artifacts(rc: RunConfig, published: dict) -> None:
     gen = generation_stats(published)
     wall_h = total(gen, "wall_s") / 3600
     create_markdown_artifact(
-        card_body((Path(published["path"]) / "README.md").read_text()), key=f"{rc.name}-card",
+        card_body((Path(published["path"]) / layout.CARD_FILE).read_text()), key=f"{rc.name}-card",
         description=f"{rc.name} v{published['version']}",
     )
     create_table_artifact(

@@ -26,6 +26,7 @@ from robustclap.pipeline.llm.types import Backend
 from robustclap.pipeline.runner import LazyBackend
 from robustclap.pipeline.worker_cache import WorkerCache, merge_worker_caches, worker_cache_path
 
+from robustclap.contracts import layout
 from robustclap.contracts.progress import GenerationUpdate
 from robustclap.contracts.schema import col
 
@@ -76,7 +77,7 @@ def worker_resources(job: ShardJob) -> Iterator[ShardResources]:
     """A worker's own client to `job.url` and its own cache file (pipeline/worker_cache.py)."""
     if job.url is None:
         raise ValueError("a shard job run without the flow's resources needs the endpoint url")
-    shared = job.config.cache_path() / "llm-responses.sqlite"  # read here, merged by the flow
+    shared = job.config.cache_path() / layout.LLM_CACHE_FILE  # read here, merged by the flow
     cache = WorkerCache(shared, worker_cache_path(shared, job.run_id, job.round,
                                                   job.shard.index))
     try:
@@ -110,7 +111,7 @@ def shard_runner(engine: LazyBackend, on_dask: bool) -> ShardRunner:
     all submitted at once to `engine`'s endpoint, launched only if there is work)."""
 
     def run(shards: list[Shard], gen: Generator, wanted: Wanted | set | None) -> None:
-        shared = gen.cfg.cache_path() / "llm-responses.sqlite"
+        shared = gen.cfg.cache_path() / layout.LLM_CACHE_FILE
         if on_dask:
             merge_worker_caches(shared)  # what a killed run's tasks left behind
         run_shards([s for s in shards if s.done], gen, wanted)

@@ -28,6 +28,7 @@ from robustclap.pipeline.llm.types import Backend, LLMRequest, LLMResponse
 from robustclap.pipeline.parse import REPLY_SCHEMA, parse_reply
 from robustclap.prompts import PromptTemplate, load_template
 
+from robustclap.contracts import layout
 from robustclap.contracts.schema import (
     CANDIDATES,
     META_EXTRA,
@@ -286,17 +287,17 @@ def plan_shards(captions: pd.DataFrame, out_dir: Path, gen: Generator,
 
     Planning needs no engine: a rerun with nothing to do never starts one.
     """
-    cand_dir = out_dir / "candidates"
+    cand_dir = out_dir / layout.CANDIDATES_DIR
     cand_dir.mkdir(parents=True, exist_ok=True)
     records = captions.to_dict("records")
     if wanted is not None:
         ids = {cid for cid, _ in wanted}
         records = [r for r in records if r[col.caption_id] in ids]
-    size, prefix, cfg_key = gen.cfg.shard_size, f"r{gen.round:02d}-", gen.config_key()
+    size, prefix, cfg_key = gen.cfg.shard_size, layout.shard_prefix(gen.round), gen.config_key()
     shards = []
     for i in range(0, len(records), size):
         part = records[i : i + size]
-        path = cand_dir / f"{prefix}{i // size:05d}.parquet"
+        path = layout.shard_file(out_dir, gen.round, i // size)
         key = shard_key(cfg_key, part, wanted)
         shards.append(Shard(i // size, path, key, part, _shard_done(path, key)))
     for stale in cand_dir.glob(f"{prefix}*.parquet"):  # left by an earlier, larger input
@@ -336,7 +337,7 @@ def run_shards(shards: list[Shard], gen: Generator,
 
 def summarize_output(out_dir: Path) -> dict:
     """Counts over every committed shard (all rounds): what a reader of the folder sees."""
-    files = sorted((out_dir / "candidates").glob("*.parquet"))
+    files = layout.candidate_shards(out_dir)
     total = ok = 0
     for f in files:
         t = read_table(CANDIDATES, f, [col.status])

@@ -27,6 +27,7 @@ from robustclap.pipeline.ingest import ColumnMapping, IngestResult, ingest
 from robustclap.pipeline.llm.model_ref import ModelRef, resolve_generate_model
 from robustclap.pipeline.llm.types import Backend, EndpointUnavailable
 
+from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import CAPTIONS, INGEST_REJECTS, col, read_table, write_table
 from robustclap.contracts.stage import StageStats, write_stats
@@ -147,8 +148,8 @@ def run_generate(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = load_captions(Path(input_path), fmt, mapping, split, max_clips)
-    write_table(CAPTIONS, result.captions, out / "captions.parquet")
-    write_table(INGEST_REJECTS, result.rejects, out / "ingest_rejects.parquet")
+    write_table(CAPTIONS, result.captions, out / layout.CAPTIONS_FILE)
+    write_table(INGEST_REJECTS, result.rejects, out / layout.INGEST_REJECTS_FILE)
     wanted = _read_regenerate(regenerate) if regenerate else None
     if wanted is not None and not cfg.feedback:
         wanted = dict.fromkeys(wanted, (None, None))
@@ -166,7 +167,7 @@ def run_generate(
         "backend": cfg.backend, "round": round_, "ingest": result.counts,
         "config": json.loads(cfg.model_dump_json()), "versions": versions(),
     }
-    cache = ResponseCache(cfg.cache_path() / "llm-responses.sqlite")
+    cache = ResponseCache(cfg.cache_path() / layout.LLM_CACHE_FILE)
     progress_cm = progress_factory(n_items) if progress_factory else contextlib.nullcontext(None)
     own = LazyBackend(cfg, out, model) if backend is None else None  # opened only if needed
     gen = Generator(cfg, own if backend is None else backend, cache, model, run_id, round_)
@@ -193,8 +194,9 @@ def run_generate(
             manifest["status"] = "failed"
         manifest["output_totals"] = summarize_output(out)
         stats = _stats(gen, manifest, started, finished, engine_ready)
-        (out / "manifests").mkdir(exist_ok=True)  # every run's manifest; manifest.json = latest
-        write_stats(stats, out / "manifests" / f"{run_id}.json", out / "manifest.json")
+        runs = out / layout.RUN_MANIFESTS_DIR  # every run's manifest; manifest.json = latest
+        runs.mkdir(exist_ok=True)
+        write_stats(stats, runs / f"{run_id}.json", out / layout.MANIFEST_FILE)
     if manifest["status"] != "complete":
         raise RobustclapError(
             f"{manifest['error']}\nCommitted shards are kept; run the same command again to "

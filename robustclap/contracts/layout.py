@@ -100,6 +100,14 @@ def candidate_shards(folder: Path) -> list[Path]:
     return sorted((Path(folder) / CANDIDATES_DIR).glob("*.parquet"))
 
 
+def regeneration_shards(gen_dir: Path) -> list[Path]:
+    """Shards of rounds >= 1: they depend on the gate of the run that wrote them, so the flow
+    rebuilds them (from the response cache) every run."""
+    first = shard_prefix(0)
+    return [p for p in sorted((Path(gen_dir) / CANDIDATES_DIR).glob("r*.parquet"))
+            if not p.name.startswith(first)]
+
+
 def work_dirs(work_dir: Path, name: str) -> tuple[Path, Path]:
     """The flow's generation and gate folders of corpus `name`."""
     base = Path(work_dir) / name

@@ -30,6 +30,7 @@ def test_shard_names_sort_by_round_then_index(tmp_path):
         p.parent.mkdir(exist_ok=True)
         p.touch()
     assert layout.candidate_shards(tmp_path) == paths
+    assert layout.regeneration_shards(tmp_path) == paths[3:]  # round 0 is kept
 
 
 def test_version_paths_and_readers(tmp_path):
