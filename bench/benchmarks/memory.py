@@ -62,7 +62,7 @@ else:
     (gen / layout.CANDIDATES_DIR).symlink_to(src / layout.CANDIDATES_DIR)
     t = time.perf_counter()
     info = {"source": {"input": "synthetic"}, "model": "synthetic-llm", "model_revision": "0",
-            "prompt_versions": {}, "gate_version": g.gate_version, "rounds": 0}
+            "prompt_versions": {}, "gate_version": g.extra["gate_version"], "rounds": 0}
     m = publish(root / "corpus", "bench", gen, root / "gate", info)
     out["publish_s"] = time.perf_counter() - t
     out["after_publish_mib"] = peak_mib()
