@@ -10,17 +10,39 @@ the Authorization headers it sees (the secrets test checks the key reaches the s
 from __future__ import annotations
 
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from robustclap.quality.judge import SYSTEM as JUDGE_SYSTEM
+
 _LEVEL1 = ("{c}", "Heard in this recording: {c}", "In the recording, {c}")
 _LEVEL2 = ("One can hear that {c}", "The clip contains this: {c}", "{c} can be heard")
+_JUDGE_CAPTION = re.compile(r"^Caption: (.*)$", re.M)
+_JUDGE_PARAPHRASE = re.compile(r"^Paraphrase \(level \d\): (.*)$", re.M)
+
+
+def judge_reply(user: str) -> str:
+    """A judge-shaped JSON reply (quality/judge.py's schema): "different_scene" when a caption
+    word of four letters or more is missing from the paraphrase, else "same_scene"."""
+    caption = _JUDGE_CAPTION.search(user)
+    para = _JUDGE_PARAPHRASE.search(user)
+    if caption is None or para is None:
+        return "{}"
+    have = set(re.findall(r"[a-z]+", para.group(1).lower()))
+    missing = [w for w in dict.fromkeys(re.findall(r"[a-z]+", caption.group(1).lower()))
+               if len(w) >= 4 and w not in have]
+    return json.dumps({"missing_events": missing, "added_events": [], "changed_relations": [],
+                       "verdict": "different_scene" if missing else "same_scene"})
 
 
 def fake_reply(messages: list[dict], seed: int | None) -> str:
-    """A paraphrase-shaped JSON reply that depends only on the prompt and the seed."""
+    """A paraphrase-shaped JSON reply that depends only on the prompt and the seed (a judge
+    reply when the system prompt is the LLM judge's)."""
     system = next((m["content"] for m in messages if m.get("role") == "system"), "")
     caption = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+    if system == JUDGE_SYSTEM:
+        return judge_reply(caption)
     caption = caption.strip().rstrip(".")
     pick = _LEVEL2 if "level-2" in system else _LEVEL1
     text = pick[(seed or 0) % len(pick)].format(c=caption[:1].lower() + caption[1:])
@@ -33,6 +55,7 @@ class FakeOpenAI:
     def __init__(self, port: int = 0):
         self.auth: list[str] = []
         self.requests = 0
+        self.last_body: dict = {}  # the last request's JSON body (tests read its options)
         self._lock = threading.Lock()
         fake = self
 
@@ -47,6 +70,7 @@ class FakeOpenAI:
                 req = json.loads(self.rfile.read(length) or b"{}")
                 with fake._lock:
                     fake.requests += 1
+                    fake.last_body = req
                     fake.auth.append(self.headers.get("Authorization", ""))
                 content = fake_reply(req.get("messages", []), req.get("seed"))
                 n_prompt = sum(len(str(m.get("content", "")).split())

@@ -61,11 +61,18 @@ def _gate_key(context, params: dict) -> str | None:
 
 @task(name="gate", cache_key_fn=_gate_key, persist_result=True)
 def gate_task(gen_dir: str, gate_dir: str, gate_version: str, config_path: str | None,
-              cache_path: str) -> StageStats:
+              cache_path: str, engine: LazyBackend | None = None,
+              model: ModelRef | None = None) -> StageStats:
+    """The gate; with `judge.enabled` in its config, the LLM judge asks the run's `engine`
+    (opened only if a verdict is not cached beside the score cache)."""
     from robustclap.quality.config import load_config
     from robustclap.quality.gate import run_gate
+    from robustclap.quality.judge_served import run_judge
 
-    stats = run_gate(gen_dir, gate_dir, load_config(config_path), cache_path=cache_path)
+    config = load_config(config_path)
+    judge_cache = Path(cache_path).with_name(layout.JUDGE_CACHE_FILE)
+    with run_judge(config, engine, model, judge_cache) as judge:
+        stats = run_gate(gen_dir, gate_dir, config, cache_path=cache_path, judge=judge)
     marker = Path(gate_dir) / GATE_MARKER
     marker.write_text(_gate_content_key(Path(gen_dir), Path(gate_dir), gate_version))
     return stats
@@ -135,7 +142,8 @@ def paraphrase_flow(config_path: str, overrides: dict | None = None,
     model = model or resolve_generate_model(rc.generate)
     with LazyBackend(rc.generate, gen_dir, model) as engine:  # one engine for every round
         rounds = [generate_round(rc, gen_dir, 0, None, engine, model)]
-        gate = gate_task(str(gen_dir), str(gate_dir), gate_version, cfg_path, score_cache)
+        gate = gate_task(str(gen_dir), str(gate_dir), gate_version, cfg_path, score_cache,
+                         engine, model)
         for r in range(1, rc.regenerate_rounds + 1):
             if gate.counts["regenerate"] == 0:
                 break
@@ -143,7 +151,8 @@ def paraphrase_flow(config_path: str, overrides: dict | None = None,
                         gate.counts["regenerate"])
             rounds.append(generate_round(rc, gen_dir, r, gate_dir / layout.REGENERATE_FILE,
                                          engine, model))
-            gate = gate_task(str(gen_dir), str(gate_dir), gate_version, cfg_path, score_cache)
+            gate = gate_task(str(gen_dir), str(gate_dir), gate_version, cfg_path, score_cache,
+                             engine, model)
 
     published = publish(rc.corpus_root(), rc.name, gen_dir, gate_dir,
                         publish_info(rounds, gate))

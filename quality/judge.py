@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from robustclap.pipeline.cache import ResponseCache, cache_key
-from robustclap.pipeline.llm.types import Backend, LLMRequest, LLMResponse, Sampling
+from robustclap.pipeline.llm.types import (
+    Backend,
+    EndpointUnavailable,
+    LLMRequest,
+    LLMResponse,
+    Sampling,
+)
+
+from robustclap.contracts.errors import RobustclapError
 
 JUDGE_VERSION = "judge-v1"
 SAME = "same_scene"
@@ -136,7 +144,12 @@ class Judge:
 
         if todo:
             self.calls += len(todo)
-            self.backend.generate([self.request(*items[i]) for i in todo], done)
+            try:
+                self.backend.generate([self.request(*items[i]) for i in todo], done)
+            except EndpointUnavailable as exc:  # the answers that arrived are cached
+                raise RobustclapError(f"the LLM judge's endpoint stopped answering: {exc}; "
+                                      "rerun when it is back (cached verdicts are kept)"
+                                      ) from exc
         out = []
         for i, k in enumerate(keys):
             if k in cached:
