@@ -10,10 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from robustclap.flows.paraphrase import paraphrase_flow
+from robustclap.flows.paraphrase import generation_stats, paraphrase_flow
 
 from robustclap.contracts.layout import versions
 from robustclap.contracts.schema import CANDIDATES, CORPUS, col, read_dir, read_table
+from robustclap.contracts.stage import total
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -24,7 +25,8 @@ def candidates(version_dir: Path) -> pd.DataFrame:
 
 
 def llm_calls(published: dict) -> int:
-    return sum(g["llm_calls"] for g in published["generation"])
+    """Over every generation round the corpus manifest lists (each a StageStats)."""
+    return total(generation_stats(published), "llm_calls")
 
 
 def test_paraphrase_flow_publishes_versions_and_is_incremental(run_config, tmp_path):
@@ -39,6 +41,9 @@ def test_paraphrase_flow_publishes_versions_and_is_incremental(run_config, tmp_p
     manifest = json.loads((v1 / "manifest.json").read_text())
     assert manifest["version"] == 1 and manifest["model"] == "tiny"
     assert set(manifest["prompt_versions"]) == {"1", "2"} and manifest["gate_version"]
+    assert [g["stage"] for g in manifest["generation"]] == ["generate"] * manifest["rounds"]
+    assert manifest["gate"]["stage"] == "gate"
+    assert manifest["gate"]["rows_out"] == manifest["counts"]["accepted"]
     cands = candidates(v1)
     accepted = read_table(CORPUS, v1 / "accepted.parquet").num_rows
     rejected = pd.read_parquet(v1 / "rejected.parquet")
@@ -108,7 +113,7 @@ def test_paraphrase_flow_on_a_local_dask_cluster(run_config, tmp_path):
     key = [col.caption_id, col.level, col.candidate]
     a, b = a.sort_values(key).reset_index(drop=True), b.sort_values(key).reset_index(drop=True)
     assert list(a[col.paraphrase].fillna("")) == list(b[col.paraphrase].fillna(""))
-    assert dask["generation"][0]["llm_calls"] == int((a[col.attempt] + 1).sum())
+    assert llm_calls(dask) == int((a[col.attempt] + 1).sum())
     assert llm_calls(local) == 0  # the same cache: the second run asked nothing new
     # same content, other folders: the gate must run for the second folder too (a content
     # cache hit must never stand in for files that are not there)
