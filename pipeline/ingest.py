@@ -23,6 +23,7 @@ import pandas as pd
 
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import CAPTIONS, INGEST_REJECTS, col
+from robustclap.contracts.stage import StageStats, is_number
 
 FORMATS = ("auto", "audiocaps", "clotho", "csv", "jsonl", "parquet")
 AUDIOCAPS_COLUMNS = ("audiocap_id", "youtube_id", "start_time", "caption")
@@ -69,6 +70,18 @@ class IngestResult:
     rejects: pd.DataFrame
     fmt: str
     counts: dict[str, Any] = field(default_factory=dict)
+
+    def stats(self, wall_s: float | None = None) -> StageStats:
+        """The ingest as StageStats: every caption cell became a caption or a reject row."""
+        kept = int(self.counts.get("captions", len(self.captions)))
+        rejected = int(self.counts.get("rejected", len(self.rejects)))
+        core = ("captions", "rejected", "caption_cells")
+        return StageStats(
+            "ingest", "complete", rows_in=kept + rejected, rows_out=kept, rejected=rejected,
+            wall_s=wall_s,
+            counts={k: v for k, v in self.counts.items() if k not in core and is_number(v)},
+            extra={"format": self.fmt, **{k: v for k, v in self.counts.items()
+                                          if k not in core and not is_number(v)}})
 
 
 def caption_id(source: str, clip_id: str, caption: str, row_id: str | None = None) -> str:

@@ -148,6 +148,7 @@ def run_generate(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = load_captions(Path(input_path), fmt, mapping, split, max_clips)
+    ingested = result.stats(round(time.time() - started, 3))
     write_table(CAPTIONS, result.captions, out / layout.CAPTIONS_FILE)
     write_table(INGEST_REJECTS, result.rejects, out / layout.INGEST_REJECTS_FILE)
     wanted = _read_regenerate(regenerate) if regenerate else None
@@ -164,7 +165,7 @@ def run_generate(
     manifest: dict = {
         "run_id": run_id, "status": "running", "input": str(input_path),
         "output": str(out), "model": cfg.model, "model_revision": revision,
-        "backend": cfg.backend, "round": round_, "ingest": result.counts,
+        "backend": cfg.backend, "round": round_, "ingest": ingested.to_dict(),
         "config": json.loads(cfg.model_dump_json()), "versions": versions(),
     }
     cache = ResponseCache(cfg.cache_path() / layout.LLM_CACHE_FILE)

@@ -65,6 +65,10 @@ def test_bad_rows_are_rejected_with_reasons_nothing_dropped(tmp_path):
     assert reasons[9] == "broken_encoding (invalid UTF-8)"
     assert "\\xff" in res.rejects.set_index("source_row").raw[9]
     assert len(res.captions) + len(res.rejects) == res.counts["caption_cells"] == 10
+    stats = res.stats()  # the stage contract's shape: every cell is a caption or a reject
+    assert (stats.stage, stats.rows_in, stats.rows_out, stats.rejected) == ("ingest", 10, 1, 9)
+    assert stats.extra["reject_reasons"]["empty"] == 2 and stats.extra["format"] == "audiocaps"
+    assert stats.counts["input_rows"] == 10
 
 
 def test_jsonl_with_mapping_and_bad_values(tmp_path):
