@@ -243,8 +243,9 @@ def _duplicates(con: Any, files: list[str], parts: list[Range]) -> int:
 
 def _run(con: Any, files: list[str], input_dir: Path, out_dir: Path, config: GateConfig,
          cache_path: str | Path | None, batch_rows: int, sort_rows: int, log: Log,
-         judge: Any = None, progress: Progress | None = None, started: float = 0.0
-         ) -> StageStats:
+         judge: Any, progress: Progress | None, started: float) -> StageStats:
+    """The gate run behind run_gate's DuckDB connection; `started` is when run_gate began
+    (the wall time in the stats covers the whole call)."""
     total = con.execute("SELECT count(*) FROM read_parquet(?)", [files]).fetchone()[0]
     by_id = key_ranges(con, files, col.caption_id, total, sort_rows)
     dupes = _duplicates(con, files, by_id)
