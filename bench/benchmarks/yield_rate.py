@@ -67,7 +67,7 @@ def _accepted(gate_dir: Path) -> pd.DataFrame:
 
 
 def run_variant(name: str, csv: Path, workdir: Path, backend, cfg, gate_cfg, rounds: int,
-                n_captions: int) -> tuple[list[dict], pd.DataFrame]:
+                n_captions: int, model=None) -> tuple[list[dict], pd.DataFrame]:
     """Rounds of generate → gate → regenerate; one row of numbers per (round, level)."""
     from robustclap.pipeline.runner import run_generate
     from robustclap.quality.gate import run_gate
@@ -79,7 +79,7 @@ def run_variant(name: str, csv: Path, workdir: Path, backend, cfg, gate_cfg, rou
     out: list[dict] = []
     regen = None
     for r in range(rounds):
-        run_generate(csv, gen_dir, cfg, backend=backend, regenerate=regen, round_=r)
+        run_generate(csv, gen_dir, cfg, backend=backend, regenerate=regen, round_=r, model=model)
         cands = _candidates(gen_dir)
         lo, hi = r * cfg.candidates, (r + 1) * cfg.candidates
         new = cands[(cands["candidate"] >= lo) & (cands["candidate"] < hi)]
@@ -165,12 +165,12 @@ def run(workdir: Path, **opts) -> Result:
         count = len(pd.read_csv(csv))
         for name, c in variants.items():
             got, acc = run_variant(f"{source}-{name}", csv, workdir, backend, c, gate_cfg,
-                                   rounds, count)
+                                   rounds, count, ref)
             rows += [{"source": source, **r, "variant": name} for r in got]
             accepted.append(acc.assign(source=source, variant=name))
         for temp in opts.get("temperatures") or []:
             got, _ = run_variant(f"{source}-t{temp}", csv, workdir, backend,
-                                 cfg(None, False, float(temp)), gate_cfg, 1, count)
+                                 cfg(None, False, float(temp)), gate_cfg, 1, count, ref)
             rows += [{"source": source, **r, "variant": f"after t={temp} (1 round)"} for r in got]
     res.metrics["table"] = rows
     res.notes.append("\n" + markdown(rows))

@@ -24,11 +24,13 @@ def make_scenes(data_dir: Path, out: Path, n_train: int = 3000, n_test: int = 30
     summary: dict = {"out": str(out), **built.counts}
     if paraphrase:
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+        from robustclap.flows.config import load_run_config
         from robustclap.flows.paraphrase import run_paraphrase, summary_line
-        from robustclap.pipeline.llm.model_ref import resolve_model
+        from robustclap.pipeline.llm.model_ref import resolve_generate_model
 
-        resolve_model(model)  # offline and not packaged: one clear message before Prefect
-        published = run_paraphrase(str(built.run_config))
+        # once, here: offline and not packaged is one clear message before Prefect starts
+        ref = resolve_generate_model(load_run_config(built.run_config).generate)
+        published = run_paraphrase(str(built.run_config), model=ref)
         summary["corpus"] = summary_line(published)
     return summary
 
