@@ -31,6 +31,7 @@ from robustclap.contracts.schema import (
     status,
     write_table,
 )
+from robustclap.contracts.stage import StageStats, write_stats
 
 # (original, level 1: same words restructured, level 2: new words)
 EXAMPLES: tuple[tuple[str, str, str], ...] = (
@@ -194,14 +195,16 @@ def write_version(root: Path, version: int, n_captions: int, candidates: int = 2
     (out / layout.GATE_CONFIG_FILE).write_text(cfg_text, encoding="utf-8")
     prompt = int(cands[col.prompt_tokens].sum())
     completion = int(cands[col.completion_tokens].sum())
-    gm = {"run_id": "r0", "status": "complete", "round": 0, "llm_calls": len(cands),
-          "rows_written": len(cands), "ok_rows": int((~failed).sum()),
-          "failed_rows": int(failed.sum()), "prompt_tokens": prompt,
-          "completion_tokens": completion, "wall_s": 3600.0, "generate_wall_s": 3000.0,
-          "rows_per_s": len(cands) / 3000.0, "tokens_per_s": (prompt + completion) / 3000.0}
+    n_ok, n_failed = int((~failed).sum()), int(failed.sum())
+    gm = StageStats("generate", "complete", rows_in=len(cands), rows_out=n_ok,
+                    rejected=n_failed, wall_s=3600.0, extra={"run_id": "r0", "round": 0},
+                    counts={"llm_calls": len(cands), "rows_written": len(cands),
+                            "ok_rows": n_ok, "failed_rows": n_failed, "prompt_tokens": prompt,
+                            "completion_tokens": completion, "generate_wall_s": 3000.0,
+                            "rows_per_s": len(cands) / 3000.0,
+                            "tokens_per_s": (prompt + completion) / 3000.0})
     (out / layout.GENERATION_MANIFESTS_DIR).mkdir(exist_ok=True)
-    (out / layout.GENERATION_MANIFESTS_DIR / "r0.json").write_text(json.dumps(gm),
-                                                                   encoding="utf-8")
+    write_stats(gm, out / layout.GENERATION_MANIFESTS_DIR / "r0.json")
     (out / layout.SUMMARY_FILE).write_text("{}", encoding="utf-8")
     (out / layout.MANIFEST_FILE).write_text(json.dumps({
         "name": Path(root).name, "version": version, "model": "synthetic-llm",

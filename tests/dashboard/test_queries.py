@@ -110,9 +110,9 @@ def test_thresholds_come_from_the_versions_gate_config(corpus: Path, con) -> Non
         lo, hi = ranges[score]
         assert lo <= min(lims) and hi >= max(lims), score  # every threshold line is drawn
     assert ov.throughput["accepted_per_hour"] == pytest.approx(ov.counts["accepted"])  # 1 h
-    (gm,) = v.generation_manifests()
-    assert ov.throughput["rows_per_s"] == pytest.approx(gm["rows_per_s"])
-    assert ov.throughput["tokens_per_s"] == pytest.approx(gm["completion_tokens"] / 3000.0)
+    (gm,) = (StageStats.from_dict(m) for m in v.generation_manifests())
+    assert ov.throughput["rows_per_s"] == pytest.approx(gm.counts["rows_per_s"])
+    assert ov.throughput["tokens_per_s"] == pytest.approx(gm.counts["completion_tokens"] / 3000.0)
 
 
 def test_thresholds_per_score_and_level() -> None:
