@@ -3,9 +3,9 @@ layout, and returns one `StageStats`.
 
 In the spirit of datatrove's `PipelineStep` and its stats: whatever a stage does inside, what it
 reports has one shape, so the generation manifest, the gate summary, the Prefect artifacts, the
-published corpus manifest and the dashboard all read the same fields. The five core fields mean
-the same for every stage; `counts` holds a stage's own numbers and `extra` everything else
-(versions, reasons, per-level tables).
+published corpus manifest and the dashboard all read the same fields. The core fields (stage,
+status, rows_in, rows_out, rejected, wall_s) mean the same for every stage; `counts` holds a
+stage's own numbers and `extra` everything else (versions, reasons, per-level tables).
 
 Files written before this shape existed (flat generation manifests, the gate's old
 summary.json) still load: `StageStats.from_dict(d, legacy=STAGE)` reads their old keys.
