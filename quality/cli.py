@@ -57,6 +57,9 @@ def gate(
     judge_model: Annotated[str | None, typer.Option(
         help="switch the LLM judge gate on with this model (in-process vLLM); its answers are "
              "cached in OUT/judge_cache.sqlite")] = None,
+    judge_url: Annotated[str | None, typer.Option(
+        help="ask the judge model at this OpenAI-compatible endpoint (e.g. a run's vllm "
+             "serve) instead of starting an in-process vLLM")] = None,
 ) -> None:
     """Score, gate, rank and select paraphrase candidates into a gated corpus.
 
@@ -77,7 +80,7 @@ def gate(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RobustclapError(f"--out {out}: cannot create the corpus folder ({exc})") from exc
-    with _open_judge(cfg, out / layout.JUDGE_CACHE_FILE) as judge:
+    with _open_judge(cfg, out / layout.JUDGE_CACHE_FILE, judge_url) as judge:
         result = run_gate(input, out, cfg, cache_path=_cache_file(cache_dir), batch_rows=batch_size,
                           memory_limit=memory_limit, log=_say, judge=judge,
                           progress=stage_progress)
@@ -161,15 +164,25 @@ def _with_judge(cfg: GateConfig, model: str | None) -> GateConfig:
         update={"enabled": True, "model": model})})
 
 
-def _open_judge(cfg: GateConfig, cache_path: Path) -> Any:
-    """An in-process judge when the config switches it on, else a no-op context."""
+def _open_judge(cfg: GateConfig, cache_path: Path, url: str | None = None) -> Any:
+    """When the config switches the judge on: a served judge at `url`, else an in-process one;
+    otherwise a no-op context."""
     from contextlib import nullcontext
 
     if not cfg.judge.enabled:
+        if url is not None:
+            raise RobustclapError("--judge-url needs the judge on: --judge-model MODEL (the "
+                                  "endpoint's model name) or judge.enabled in the gate config")
         return nullcontext(None)
     if not cfg.judge.model:
         raise RobustclapError("judge.enabled needs judge.model in the gate config or "
                               "--judge-model MODEL")
+    if url is not None:
+        from robustclap.quality.judge_served import ServedJudge
+
+        # "@served": the identity `robustclap run --base-url` gives the same endpoint's model
+        return ServedJudge(url, cfg.judge.model, cache_path, f"{cfg.judge.model}@served",
+                           cfg.judge.max_tokens, cfg.judge.seed)
     from robustclap.quality.judge import InProcessJudge
 
     return InProcessJudge(cfg.judge.model, cache_path, cfg.judge.max_tokens, cfg.judge.seed)

@@ -8,6 +8,7 @@ starts `vllm serve`; tests/quality/test_judge.py runs the judge on the real in-p
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -133,3 +134,32 @@ def test_the_flow_gate_without_judge_needs_no_engine(generated, gated, tmp_path,
                          _warm_score_cache(gated, tmp_path))
     assert stats.rows_out > 0
     assert not Path(tmp_path / layout.JUDGE_CACHE_FILE).exists()
+
+
+def _cli(args: list[str], capsys) -> tuple[int, str]:
+    """The real entry point in-process (a RobustclapError is one message and exit 2)."""
+    from robustclap.cli import app
+
+    code = 0
+    try:
+        app(args, prog_name="robustclap")
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def test_gate_command_asks_a_served_judge(endpoint, generated, gated, tmp_path, case, capsys):
+    good = sum(1 for r in case.ROWS if r[3] == case.GOOD)
+    out = tmp_path / "c"
+    base = ["--quiet", "gate", "--input", str(generated), "--out", str(out), "--cache-dir",
+            str(_warm_score_cache(gated, tmp_path / "sc").rsplit("/", 1)[0])]
+    code, text = _cli([*base, "--judge-model", "fake", "--judge-url", endpoint.url], capsys)
+    assert code == 0, text
+    assert endpoint.requests == good
+    counts = json.loads(text[text.index("{"):text.rindex("}") + 1])
+    assert 0 < counts["accepted"] < gated[1].rows_out  # the judge rejected some
+    assert (out / layout.JUDGE_CACHE_FILE).is_file()
+    code, text = _cli([*base[:5], str(tmp_path / "c2"), *base[6:], "--judge-url", endpoint.url],
+                      capsys)
+    assert code == 2 and "--judge-url needs the judge on" in text and "Traceback" not in text
