@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import yaml
-
+from robustclap.contracts.config import parse_yaml
 from robustclap.contracts.errors import RobustclapError
 
 LEVELS = (1, 2)
@@ -56,10 +55,7 @@ class PromptTemplate:
 
 
 def _parse(text: str, origin: str) -> PromptTemplate:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RobustclapError(f"prompt template {origin}: invalid YAML ({exc})") from exc
+    data = parse_yaml(text, f"prompt template {origin}")  # strict: a key written twice is refused
     if not isinstance(data, dict) or not {"level", "system", "user"} <= set(data):
         raise RobustclapError(f"prompt template {origin}: needs the keys level, system, user")
     if "{caption}" not in str(data["user"]):

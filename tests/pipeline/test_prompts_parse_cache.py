@@ -31,6 +31,13 @@ def test_template_version_is_its_content_hash(tmp_path):
         load_template(1, tmp_path)
     with pytest.raises(RobustclapError, match="not found"):
         load_template(2, tmp_path)
+    # read as strictly as every config: a key written twice is refused, not silently the last
+    src.write_text('level: 1\nsystem: "a"\nsystem: "b"\nuser: "Caption: {caption}"\n')
+    with pytest.raises(RobustclapError, match="level1.yaml is not valid YAML: .*duplicate key"):
+        load_template(1, tmp_path)
+    src.write_text('level: [1\n')
+    with pytest.raises(RobustclapError, match="prompt template .* is not valid YAML"):
+        load_template(1, tmp_path)
 
 
 @pytest.mark.parametrize("text,finish,expected,reason", [
