@@ -13,13 +13,12 @@ import json
 import sys
 from pathlib import Path
 
+from robustclap.contracts import layout
+from robustclap.contracts.stage import StageStats
 from robustclap.flows.config import RunConfig, load_run_config
 from robustclap.flows.publish import publish
 from robustclap.flows.stage_publish import publish_info
 from robustclap.pipeline.ingest import ColumnMapping
-
-from robustclap.contracts import layout
-from robustclap.contracts.stage import StageStats
 
 PHASES = ("generate", "gate", "publish")
 

@@ -34,7 +34,6 @@ def register(app: typer.Typer) -> None:
 
         from robustclap.bench.harness import machine_info, write_report
         from robustclap.bench.registry import resolve, run_one
-
         from robustclap.cli_options import engine_args
         from robustclap.contracts.errors import RobustclapError
 

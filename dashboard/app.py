@@ -14,13 +14,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+from robustclap.contracts.errors import RobustclapError
 from robustclap.dashboard import overview, page, queries, review, review_page
 from robustclap.dashboard.corpus import check_corpus, list_versions, open_version
 from robustclap.dashboard.failures import bind, error_page
 from robustclap.dashboard.queries import Filters
 from robustclap.quality.decide import ALL_GATES
-
-from robustclap.contracts.errors import RobustclapError
 
 CHART_TAIL = 0.005  # histogram axes span the 0.5%..99.5% quantiles (outliers in end bins)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from robustclap.dashboard import overview, queries
 from robustclap.dashboard.app import render
 from robustclap.dashboard.corpus import list_versions, open_version

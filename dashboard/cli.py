@@ -34,9 +34,8 @@ def register(app: typer.Typer) -> None:
         overwrite: Annotated[bool, typer.Option(help="replace an existing --out file")] = False,
     ) -> None:
         """Write the overview of a corpus version as one self-contained HTML file."""
-        from robustclap.dashboard.report import write_report
-
         from robustclap.cli_options import refuse_replace
+        from robustclap.dashboard.report import write_report
 
         refuse_replace(out, "--out", overwrite)
         typer.echo(str(write_report(corpus_dir, out, version)))

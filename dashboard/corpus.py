@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from robustclap.contracts import layout
+from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.layout import Version, versions
 from robustclap.flows.version_check import (
     BrokenVersion,
     check_version,
     latest_target,
     verify_version,
 )
-
-from robustclap.contracts import layout
-from robustclap.contracts.errors import RobustclapError
-from robustclap.contracts.layout import Version, versions
 
 __all__ = ["Version", "check_corpus", "list_versions", "open_version"]
 

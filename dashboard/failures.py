@@ -10,10 +10,9 @@ from html import escape
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from robustclap.contracts.errors import RobustclapError
 from robustclap.dashboard import page
 from robustclap.flows.version_check import BrokenVersion
-
-from robustclap.contracts.errors import RobustclapError
 
 
 def _unreadable(exc: BaseException) -> bool:

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
-from robustclap.dashboard import queries
-from robustclap.dashboard.corpus import Version
 
 from robustclap.contracts.schema import col
 from robustclap.contracts.stage import StageStats, total
+from robustclap.dashboard import queries
+from robustclap.dashboard.corpus import Version
 
 
 @dataclass

@@ -13,10 +13,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import duckdb
-from robustclap.dashboard.corpus import Version
-from robustclap.quality.decide import ALL_GATES, EMPTY, GENERATION_FAILED
 
 from robustclap.contracts.schema import col, status
+from robustclap.dashboard.corpus import Version
+from robustclap.quality.decide import ALL_GATES, EMPTY, GENERATION_FAILED
 
 # Scores drawn as distributions: (column, label).
 DIST_SCORES: tuple[tuple[str, str], ...] = (

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+
+from robustclap.contracts.errors import RobustclapError
 from robustclap.dashboard import overview, page, queries
 from robustclap.dashboard.corpus import open_version
 from robustclap.flows.version_check import BrokenVersion
-
-from robustclap.contracts.errors import RobustclapError
 
 
 def render_report(root: Path, version: int | None = None) -> str:

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-from robustclap.dashboard.corpus import Version
-from robustclap.dashboard.queries import Filters, rejected_sql
 
 from robustclap.contracts.schema import GATE_SCORES, col
+from robustclap.dashboard.corpus import Version
+from robustclap.dashboard.queries import Filters, rejected_sql
 
 # gate -> (score column, config section, key, op); section "level" = level1 / level2
 _LIMITS: tuple[tuple[str, str, str, str, str], ...] = (

@@ -7,12 +7,11 @@ from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
+from robustclap.contracts.schema import col
 from robustclap.dashboard.page import Raw, table
 from robustclap.dashboard.queries import Filters
 from robustclap.dashboard.review import ALIGNMENT, SCORE_COLUMNS, fmt, limits, why
 from robustclap.quality.decide import EMPTY, GENERATION_FAILED
-
-from robustclap.contracts.schema import col
 
 # scores shown as their own columns beside the limits (the rest are in the candidate view)
 MAIN_SCORES = (col.sbert_cos, col.bertscore_f1, col.content_recall, col.content_novelty,

@@ -16,8 +16,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from robustclap.flows.version_check import file_entries
-from robustclap.quality.config import default_config_text
 
 from robustclap.contracts import layout
 from robustclap.contracts.schema import (
@@ -32,6 +30,8 @@ from robustclap.contracts.schema import (
     write_table,
 )
 from robustclap.contracts.stage import StageStats, write_stats
+from robustclap.flows.version_check import file_entries
+from robustclap.quality.config import default_config_text
 
 # (original, level 1: same words restructured, level 2: new words)
 EXAMPLES: tuple[tuple[str, str, str], ...] = (

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from robustclap.pipeline.config import GenerateConfig
-from robustclap.pipeline.ingest import FORMATS
 
 from robustclap.contracts.config import load_yaml_model
+from robustclap.pipeline.config import GenerateConfig
+from robustclap.pipeline.ingest import FORMATS
 
 # A corpus name is one folder name: `..` or `.` would make the corpus root a parent folder.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"

@@ -18,6 +18,11 @@ from prefect.artifacts import (
     create_table_artifact,
 )
 from prefect.events import emit_event
+
+from robustclap.contracts import layout
+from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.progress import generation_progress
+from robustclap.contracts.stage import STATS_VERSION, StageStats, total
 from robustclap.flows.card import body as card_body
 from robustclap.flows.config import RunConfig, load_run_config
 from robustclap.flows.publish import publish
@@ -26,11 +31,6 @@ from robustclap.flows.stage_publish import publish_info
 from robustclap.pipeline.ingest import ColumnMapping
 from robustclap.pipeline.llm.model_ref import ModelRef, resolve_generate_model
 from robustclap.pipeline.runner import LazyBackend, run_generate
-
-from robustclap.contracts import layout
-from robustclap.contracts.errors import RobustclapError
-from robustclap.contracts.progress import generation_progress
-from robustclap.contracts.stage import STATS_VERSION, StageStats, total
 
 PUBLISHED_EVENT = "robustclap.corpus.published"
 

@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from robustclap.flows import card as hub_card
-from robustclap.flows.hub_files import write_hub_files
-from robustclap.flows.stale import remove_stale
-from robustclap.flows.version_check import file_entries
 
 from robustclap.contracts import layout
 from robustclap.contracts.fsmode import follow_umask
 from robustclap.contracts.schema import CANDIDATES, CAPTIONS, check_file, col
 from robustclap.contracts.stage import StageStats
+from robustclap.flows import card as hub_card
+from robustclap.flows.hub_files import write_hub_files
+from robustclap.flows.stale import remove_stale
+from robustclap.flows.version_check import file_entries
 
 _COUNT_ROWS = 8192  # candidate rows per batch while counting
 

@@ -12,9 +12,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from robustclap.flows.config import RunConfig
-
 from robustclap.contracts.errors import RobustclapError
+from robustclap.flows.config import RunConfig
 
 
 def _not_a_file(what: str, path: Path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from prefect import serve
 from prefect.events import DeploymentEventTrigger
+
 from robustclap.flows.config import load_run_config
 from robustclap.flows.finetune import finetune_flow
 from robustclap.flows.paraphrase import PUBLISHED_EVENT, paraphrase_flow, task_runner_for

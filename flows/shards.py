@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
+
+from robustclap.contracts import layout
+from robustclap.contracts.progress import GenerationUpdate
+from robustclap.contracts.schema import col
 from robustclap.pipeline.cache import ResponseCache
 from robustclap.pipeline.config import GenerateConfig
 from robustclap.pipeline.generate import Generator, Progress, Shard, run_shards
@@ -25,10 +29,6 @@ from robustclap.pipeline.llm.served import ServedBackend
 from robustclap.pipeline.llm.types import Backend
 from robustclap.pipeline.runner import LazyBackend
 from robustclap.pipeline.worker_cache import WorkerCache, merge_worker_caches, worker_cache_path
-
-from robustclap.contracts import layout
-from robustclap.contracts.progress import GenerationUpdate
-from robustclap.contracts.schema import col
 
 LLM_LIMIT = "robustclap-llm"  # global concurrency limit on the LLM endpoint (optional)
 Wanted = dict[tuple[str, int], tuple[str | None, str | None]]

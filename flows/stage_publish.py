@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from robustclap.flows.publish import publish
-
 from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.stage import StageStats, read_stats
+from robustclap.flows.publish import publish
 
 # a round's provenance kept in the corpus manifest (the whole generation manifest, config
 # included, is published beside it in generation_manifests/)

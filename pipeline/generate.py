@@ -21,12 +21,6 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.compute as pc
-from robustclap.pipeline.cache import ResponseCache, cache_key
-from robustclap.pipeline.config import GenerateConfig
-from robustclap.pipeline.llm.model_ref import ModelRef
-from robustclap.pipeline.llm.types import Backend, LLMRequest, LLMResponse
-from robustclap.pipeline.parse import REPLY_SCHEMA, parse_reply
-from robustclap.prompts import PromptTemplate, load_template
 
 from robustclap.contracts import layout
 from robustclap.contracts.schema import (
@@ -38,6 +32,12 @@ from robustclap.contracts.schema import (
     status,
 )
 from robustclap.contracts.schema import write_table as write_parquet
+from robustclap.pipeline.cache import ResponseCache, cache_key
+from robustclap.pipeline.config import GenerateConfig
+from robustclap.pipeline.llm.model_ref import ModelRef
+from robustclap.pipeline.llm.types import Backend, LLMRequest, LLMResponse
+from robustclap.pipeline.parse import REPLY_SCHEMA, parse_reply
+from robustclap.prompts import PromptTemplate, load_template
 
 Progress = Callable[[int, int], None]  # (rows finished, completion tokens generated)
 

@@ -14,6 +14,11 @@ from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
+
+from robustclap.contracts import layout
+from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.schema import CAPTIONS, INGEST_REJECTS, col, read_table, write_table
+from robustclap.contracts.stage import StageStats, write_stats
 from robustclap.pipeline.cache import ResponseCache
 from robustclap.pipeline.config import GenerateConfig
 from robustclap.pipeline.generate import (
@@ -26,11 +31,6 @@ from robustclap.pipeline.generate import (
 from robustclap.pipeline.ingest import ColumnMapping, IngestResult, ingest
 from robustclap.pipeline.llm.model_ref import ModelRef, resolve_generate_model
 from robustclap.pipeline.llm.types import Backend, EndpointUnavailable
-
-from robustclap.contracts import layout
-from robustclap.contracts.errors import RobustclapError
-from robustclap.contracts.schema import CAPTIONS, INGEST_REJECTS, col, read_table, write_table
-from robustclap.contracts.stage import StageStats, write_stats
 
 
 def _version(dist: str) -> str | None:

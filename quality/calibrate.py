@@ -34,12 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from robustclap.contracts.errors import RobustclapError
 from robustclap.quality.config import GateConfig
 from robustclap.quality.decide import GATES, rank_score
 from robustclap.quality.metrics import best_f1_threshold, precision_recall, roc_auc
 from robustclap.quality.scoring import Pair, Scoring
-
-from robustclap.contracts.errors import RobustclapError
 
 FORMATS = ("stsb", "mrpc", "paws", "clotho")
 # Gates applied to calibration pairs (level-1 meaning + facts), see module docstring.

@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from robustclap.contracts.errors import RobustclapError
 from robustclap.quality.calibrate import read_text, skipped_note
 from robustclap.quality.config import GateConfig
 from robustclap.quality.decide import apply_judge, failed_gates, rank_score
 from robustclap.quality.scoring import Scoring
-
-from robustclap.contracts.errors import RobustclapError
 
 FIELDS = ("caption", "level", "candidate", "meaning_ok", "level_ok")
 LEVEL1_RECALL_GOAL = 0.5  # issue 13: level 1 keeps at least half of the good candidates

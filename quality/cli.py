@@ -69,10 +69,9 @@ def gate(
     OUT/summary.json / summary.md. Scores are cached, so re-gating with new thresholds
     recomputes nothing.
     """
+    from robustclap.contracts.progress import stage_progress
     from robustclap.quality.config import load_config
     from robustclap.quality.gate import run_gate
-
-    from robustclap.contracts.progress import stage_progress
 
     _set_threads(threads)
     cfg = _with_judge(load_config(config), judge_model)
@@ -124,13 +123,12 @@ def calibrate(
     the configured thresholds, and suggested thresholds. STS-B positives are pairs scored >= calibration.stsb_positive_min (default 4 of 5);
     Clotho positives are two captions of one clip, negatives captions of different clips.
     """
+    from robustclap.cli_options import refuse_replace
+    from robustclap.contracts.progress import stage_progress
     from robustclap.quality.cache import ScoreCache
     from robustclap.quality.calibrate import evaluate, load_pairs, markdown, score_pairs
     from robustclap.quality.config import load_config
     from robustclap.quality.scoring import Scoring
-
-    from robustclap.cli_options import refuse_replace
-    from robustclap.contracts.progress import stage_progress
 
     refuse_replace(out, "--out", overwrite)
     refuse_replace(fit, "--fit", overwrite)
@@ -191,11 +189,11 @@ def _open_judge(cfg: GateConfig, cache_path: Path, url: str | None = None) -> An
 def _calibrate_candidates(pairs: Path, cfg: GateConfig, cache: Path | None, out: Path | None,
                           fit_out: Path | None) -> None:
     import yaml
+
+    from robustclap.contracts.progress import stage_progress
     from robustclap.quality import calibrate_candidates as cc
     from robustclap.quality.cache import ScoreCache
     from robustclap.quality.scoring import Scoring
-
-    from robustclap.contracts.progress import stage_progress
 
     rows, skipped = cc.load_labelled(pairs)
     with (ScoreCache(cache) as score_cache,

@@ -14,8 +14,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from robustclap.quality.events import Scene
     from spacy.tokens import Doc, Token
+
+    from robustclap.quality.events import Scene
 
 _SINGULAR_DET = frozenset({"a", "an", "one", "each", "every", "another", "single"})
 _PLURAL_DET = frozenset({"these", "those", "many", "several", "both", "various", "numerous",

@@ -21,6 +21,20 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from robustclap.contracts import layout
+from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.schema import (
+    CANDIDATES,
+    CORPUS,
+    GATE_REJECTED,
+    GATE_SCORES,
+    REGENERATE,
+    check_file,
+    col,
+    status,
+)
+from robustclap.contracts.stage import StageStats
 from robustclap.quality.cache import ScoreCache
 from robustclap.quality.config import GateConfig
 from robustclap.quality.decide import (
@@ -37,20 +51,6 @@ from robustclap.quality.io import TableWriter
 from robustclap.quality.ranges import Range, key_ranges, range_batches, range_filter
 from robustclap.quality.scoring import Pair, Scoring
 from robustclap.quality.summary import Tally, gate_stats, quantiles, write_summary
-
-from robustclap.contracts import layout
-from robustclap.contracts.errors import RobustclapError
-from robustclap.contracts.schema import (
-    CANDIDATES,
-    CORPUS,
-    GATE_REJECTED,
-    GATE_SCORES,
-    REGENERATE,
-    check_file,
-    col,
-    status,
-)
-from robustclap.contracts.stage import StageStats
 
 SORT_ROWS = 20_000  # candidates per sorted range: bounds what DuckDB holds at once
 

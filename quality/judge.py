@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from robustclap.contracts.errors import RobustclapError
 from robustclap.pipeline.cache import ResponseCache, cache_key
 from robustclap.pipeline.llm.types import (
     Backend,
@@ -30,8 +31,6 @@ from robustclap.pipeline.llm.types import (
     LLMResponse,
     Sampling,
 )
-
-from robustclap.contracts.errors import RobustclapError
 
 JUDGE_VERSION = "judge-v1"
 SAME = "same_scene"

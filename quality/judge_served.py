@@ -16,14 +16,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from robustclap.contracts.errors import RobustclapError
 from robustclap.pipeline.cache import ResponseCache
 from robustclap.pipeline.llm.model_ref import ModelRef
 from robustclap.pipeline.llm.served import ServedBackend
 from robustclap.pipeline.llm.types import Backend, Sampling
 from robustclap.quality.config import GateConfig
 from robustclap.quality.judge import Judge
-
-from robustclap.contracts.errors import RobustclapError
 
 
 def _sampling(max_tokens: int) -> Sampling:

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from robustclap.contracts.errors import RobustclapError
 from robustclap.quality.bertscore_shared import TokenStats, greedy_scores
 from robustclap.quality.cache import Payload, ScoreCache
 from robustclap.quality.config import BertScoreConfig, SbertConfig
 from robustclap.quality.text import text_key
-
-from robustclap.contracts.errors import RobustclapError
 
 PACKAGED = "packaged"
 # Code versions, part of the cache identities: bump when a change alters stored scores.

@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from robustclap.quality.decide import ALL_GATES, EMPTY, GENERATION_FAILED, SURPLUS, Candidate
-
 from robustclap.contracts import layout
 from robustclap.contracts.schema import col
 from robustclap.contracts.stage import StageStats, write_stats
+from robustclap.quality.decide import ALL_GATES, EMPTY, GENERATION_FAILED, SURPLUS, Candidate
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 _NOT_SCORED_GATES = (GENERATION_FAILED, EMPTY)

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from robustclap.training.dist import Dist, barrier
 
 from robustclap.contracts.errors import RobustclapError
+from robustclap.training.dist import Dist, barrier
 
 LATEST = "latest"
 

@@ -117,6 +117,7 @@ def register(app: typer.Typer) -> None:
         set_threads(threads)
         _quiet_transformers()
         from rich.console import Console
+
         from robustclap.training.evaluate import DEFAULT_TEMPLATES, evaluate_model
         from robustclap.training.report import results_table
 

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from robustclap.training.audio import AudioProblem, find_audio_files, load_audio
-from robustclap.training.splits import check_splits
 
 from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import CAPTIONS, CORPUS, read_dir, read_table
 from robustclap.contracts.schema import col as c
+from robustclap.training.audio import AudioProblem, find_audio_files, load_audio
+from robustclap.training.splits import check_splits
 
 
 def read_captions(path: str | Path) -> pd.DataFrame:

@@ -17,14 +17,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from robustclap.training.audio import AudioFrontEnd, AudioProblem, find_audio_files, load_audio
-from robustclap.training.data import Skipped, paraphrases_by_caption, read_captions, read_corpus
-from robustclap.training.metrics import KS, accuracy, retrieval_metrics
-from robustclap.training.model import ClapBundle, load_clap, tokenize
 
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.progress import stage_progress
 from robustclap.contracts.schema import col as c
+from robustclap.training.audio import AudioFrontEnd, AudioProblem, find_audio_files, load_audio
+from robustclap.training.data import Skipped, paraphrases_by_caption, read_captions, read_corpus
+from robustclap.training.metrics import KS, accuracy, retrieval_metrics
+from robustclap.training.model import ClapBundle, load_clap, tokenize
 
 QUERY_SETS = ("original", "level1", "level2")
 METRICS = tuple(f"R@{k}" for k in KS) + ("mAP@10",)

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from robustclap.training.audio import AudioFrontEnd, load_audio
-from robustclap.training.data import TrainingView
 from torch.utils.data import DataLoader, Dataset
 
 from robustclap.contracts.errors import RobustclapError
+from robustclap.training.audio import AudioFrontEnd, load_audio
+from robustclap.training.data import TrainingView
 
 
 class EpochBatches:

@@ -18,14 +18,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
-from robustclap.training.audio import AudioFrontEnd
 from torch import nn
 
 from robustclap.contracts.errors import RobustclapError
+from robustclap.training.audio import AudioFrontEnd
 
 if TYPE_CHECKING:
-    from robustclap.training.config import FreezeConfig, LoraConfig
     from transformers import ClapModel
+
+    from robustclap.training.config import FreezeConfig, LoraConfig
 
 MAX_LOGIT_SCALE = math.log(100.0)  # LAION clamps the learnt temperature at 100
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.table import Table
+
 from robustclap.training.evaluate import METRICS, QUERY_SETS
 
 _LABEL = {"original": "original", "level1": "level-1", "level2": "level-2"}

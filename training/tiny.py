@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from robustclap.training.audio import AudioFrontEnd
 from robustclap.training.model import ClapBundle
 

@@ -23,6 +23,11 @@ from typing import Any
 
 import torch
 import yaml
+from torch import nn
+
+from robustclap.contracts import layout
+from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.stage import StageStats
 from robustclap.training import checkpoint, dist
 from robustclap.training.config import TrainConfig, load_config, resume_fingerprint
 from robustclap.training.data import build_training_view, read_captions, read_corpus
@@ -39,11 +44,6 @@ from robustclap.training.model import (
     pack_texts,
 )
 from robustclap.training.run_stats import train_stats
-from torch import nn
-
-from robustclap.contracts import layout
-from robustclap.contracts.errors import RobustclapError
-from robustclap.contracts.stage import StageStats
 
 
 class NonFiniteError(RobustclapError):

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+
 from robustclap.bench.chaos_run import PHASES
 from robustclap.bench.harness import Goal, Result
-
 from robustclap.contracts import layout
 
 REPO = Path(__file__).resolve().parents[2]
@@ -152,9 +152,9 @@ def check_state(case: Path, reference: Path | None) -> list[str]:
     """The invariants after a rerun (empty = all hold)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from robustclap.flows.version_check import check_version
 
     from robustclap.contracts.schema import CANDIDATES, CORPUS, read_table
+    from robustclap.flows.version_check import check_version
 
     problems: list[str] = []
     for f in sorted(case.rglob("*.parquet")):

@@ -12,15 +12,17 @@ import time
 from pathlib import Path
 
 import pandas as pd
+
 from robustclap.bench.common import REPO
 from robustclap.bench.harness import Goal, Result, alternate
 
 
 def run(workdir: Path, **opts) -> Result:
+    from vllm import LLM, SamplingParams
+
     from robustclap.pipeline.llm.model_ref import resolve_model
     from robustclap.pipeline.llm.packaged import DEFAULT_PACKAGED
     from robustclap.pipeline.llm.platform import default_engine_args
-    from vllm import LLM, SamplingParams
 
     model = opts.get("model") or DEFAULT_PACKAGED
     ref = resolve_model(model)

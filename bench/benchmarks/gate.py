@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import pandas as pd
+
 from robustclap.bench.common import REPO, SHARED_DATA, sized
 from robustclap.bench.harness import Goal, Result, alternate
-
 from robustclap.contracts import layout
 from robustclap.contracts.schema import CANDIDATES, col, status, write_table
 

@@ -17,13 +17,12 @@ from pathlib import Path
 
 from robustclap.bench.common import engine_args, llm_setup, release_engines
 from robustclap.bench.harness import Goal, Result, alternate
+from robustclap.contracts.schema import col
 from robustclap.pipeline.config import GenerateConfig
 from robustclap.pipeline.generate import derive_seed
 from robustclap.pipeline.ingest import ingest
 from robustclap.pipeline.parse import REPLY_SCHEMA
 from robustclap.prompts import load_template
-
-from robustclap.contracts.schema import col
 
 LEVELS = (1, 2)
 
@@ -161,6 +160,7 @@ def _null_engine_overhead(csv: Path, workdir: Path, model: str, max_tokens: int,
 def _served(res: Result, opts: dict, workdir: Path, model: str, csv: Path, reqs: list,
             max_tokens: int, repeats: int) -> None:
     import openai
+
     from robustclap.pipeline.llm.server import VllmServer
     from robustclap.pipeline.runner import run_generate
 

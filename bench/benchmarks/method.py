@@ -153,6 +153,7 @@ def run(workdir: Path, **opts) -> Result:
     import os
 
     import torch
+
     from robustclap.training.scenes.experiment import compare, prepare
     from robustclap.training.scenes.fit import FitConfig
     from robustclap.training.scenes.queries import published_corpus

@@ -17,12 +17,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from robustclap.bench.common import REPO, sized
 from robustclap.bench.harness import Goal, Result, alternate
 
 
 def _batch(bundle, b: int):
     import pandas as pd
+
     from robustclap.training.loader import Batch
 
     rng = np.random.default_rng(0)
@@ -39,8 +41,9 @@ def _batch(bundle, b: int):
 
 
 def _bundle(kind: str):
-    from robustclap.training.tiny import build_tiny_clap
     from transformers import ClapConfig, ClapModel
+
+    from robustclap.training.tiny import build_tiny_clap
 
     bundle = build_tiny_clap()
     if kind == "realistic":

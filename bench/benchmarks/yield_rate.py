@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 
 import pandas as pd
+
 from robustclap.bench.common import REPO, SHARED_DATA
 from robustclap.bench.harness import Goal, Result
-
 from robustclap.contracts import layout
 
 PROMPTS_V1 = REPO / "bench" / "prompts_v1"

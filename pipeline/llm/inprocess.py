@@ -9,10 +9,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from robustclap.contracts.errors import RobustclapError
 from robustclap.pipeline.llm.platform import default_engine_args, engine_start_message
 from robustclap.pipeline.llm.types import LLMRequest, LLMResponse, ResultCallback
-
-from robustclap.contracts.errors import RobustclapError
 
 
 class InProcessBackend:

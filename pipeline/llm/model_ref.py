@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from robustclap.pipeline.llm.packaged import ensure_converted, is_packaged, lookup
-
 from robustclap.contracts.errors import RobustclapError
+from robustclap.pipeline.llm.packaged import ensure_converted, is_packaged, lookup
 
 if TYPE_CHECKING:
     from robustclap.pipeline.config import GenerateConfig

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import openai
+
 from robustclap.pipeline.llm.types import (
     EndpointUnavailable,
     LLMRequest,

@@ -18,9 +18,9 @@ from importlib import metadata
 from pathlib import Path
 
 import httpx
-from robustclap.pipeline.llm.platform import default_engine_args
 
 from robustclap.contracts.errors import RobustclapError
+from robustclap.pipeline.llm.platform import default_engine_args
 
 
 def _die_with_parent() -> None:

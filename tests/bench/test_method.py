@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+
 from robustclap.bench.benchmarks.method import goals, markdown
 from robustclap.training.scenes.experiment import KINDS, MULTI, PLAIN
 
@@ -69,6 +70,7 @@ def scenes_dir(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 def test_bench_method_smoke_writes_table_plot_and_goals(scenes_dir: Path, shared_data: Path,
                                                           tmp_path: Path) -> None:
     import torch
+
     from robustclap.bench.benchmarks.method import SETTINGS, UNGATED, run
 
     threads = torch.get_num_threads()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from robustclap.bench.benchmarks.yield_rate import markdown, run_variant
 from robustclap.pipeline.config import GenerateConfig
 from robustclap.pipeline.llm.types import Sampling

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from robustclap.dashboard.synthetic import write_evaluation, write_version
 
 N_CAPTIONS = 300

@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 
 import typer
-from robustclap.dashboard.bench_overview import main
 from typer.testing import CliRunner
+
+from robustclap.dashboard.bench_overview import main
 
 
 def test_bench_overview_times_every_step(tmp_path: Path) -> None:

@@ -10,11 +10,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from robustclap.dashboard.app import render
 from typer.testing import CliRunner
 
 from robustclap.cli import app
 from robustclap.contracts.errors import RobustclapError
+from robustclap.dashboard.app import render
 
 runner = CliRunner()
 

@@ -7,14 +7,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from robustclap.dashboard import overview, queries
-from robustclap.dashboard.corpus import Version, open_version
-from robustclap.dashboard.queries import Filters
-from robustclap.quality.decide import ALL_GATES, EMPTY, GENERATION_FAILED
 
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import col, status
 from robustclap.contracts.stage import StageStats
+from robustclap.dashboard import overview, queries
+from robustclap.dashboard.corpus import Version, open_version
+from robustclap.dashboard.queries import Filters
+from robustclap.quality.decide import ALL_GATES, EMPTY, GENERATION_FAILED
 
 
 @pytest.fixture()

@@ -11,14 +11,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
+from robustclap.contracts.schema import col
 from robustclap.dashboard import overview, queries, review
 from robustclap.dashboard.corpus import Version, open_version
 from robustclap.dashboard.queries import Filters
 from robustclap.dashboard.report import render_report
 from robustclap.dashboard.synthetic import write_version
 from robustclap.quality.decide import ALL_GATES, EMPTY, GENERATION_FAILED
-
-from robustclap.contracts.schema import col
 
 
 @pytest.fixture()

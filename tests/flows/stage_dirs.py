@@ -9,9 +9,9 @@ import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from robustclap.dashboard.synthetic import write_version
 
 from robustclap.contracts.schema import CAPTIONS, col, read_table, write_table
+from robustclap.dashboard.synthetic import write_version
 
 GATE_FILES = ("accepted.parquet", "rejected.parquet", "scores.parquet", "regenerate.parquet",
               "gate_config.yaml")

@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from robustclap.flows.paraphrase import generation_stats, paraphrase_flow
 
 from robustclap.contracts.layout import versions
 from robustclap.contracts.schema import CANDIDATES, CORPUS, col, read_dir, read_table
 from robustclap.contracts.stage import total
+from robustclap.flows.paraphrase import generation_stats, paraphrase_flow
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+
 from robustclap.bench.fake_openai import FakeOpenAI
+from robustclap.contracts.schema import CANDIDATES, col, read_table
 from robustclap.flows import shards
 from robustclap.flows.shards import ShardJob, ShardResources, generate_shard
 from robustclap.pipeline.cache import ResponseCache
@@ -19,8 +21,6 @@ from robustclap.pipeline.generate import Generator, Shard
 from robustclap.pipeline.ingest import ingest
 from robustclap.pipeline.llm.model_ref import resolve_generate_model
 from robustclap.pipeline.llm.served import ServedBackend
-
-from robustclap.contracts.schema import CANDIDATES, col, read_table
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "sk-never-in-a-job"
@@ -98,11 +98,11 @@ def test_on_the_thread_runner_the_task_uses_the_flows_objects(tmp_path, fake_llm
 
 def test_run_command_resolves_the_model_once_and_passes_it_down(tmp_path, monkeypatch):
     import yaml
-    from robustclap.flows import paraphrase
-    from robustclap.pipeline.llm import model_ref
     from typer.testing import CliRunner
 
     from robustclap.cli import app
+    from robustclap.flows import paraphrase
+    from robustclap.pipeline.llm import model_ref
 
     folder = tmp_path / "model"
     folder.mkdir()

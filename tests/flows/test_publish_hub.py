@@ -10,10 +10,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from robustclap.flows.card import body
-from robustclap.flows.publish import publish
 
 from robustclap.contracts.schema import CORPUS, GATE_REJECTED, col, read_table
+from robustclap.flows.card import body
+from robustclap.flows.publish import publish
 
 from .stage_dirs import make_stage_dirs
 

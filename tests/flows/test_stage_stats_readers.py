@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from robustclap.flows.paraphrase import generation_stats, summary_line
-from robustclap.flows.stage_publish import publish_info, stage_info
 
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.stage import StageStats, write_stats
+from robustclap.flows.paraphrase import generation_stats, summary_line
+from robustclap.flows.stage_publish import publish_info, stage_info
 
 
 def _round(run_id: str, round_: int, calls: int) -> StageStats:

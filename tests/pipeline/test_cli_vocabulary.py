@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import typer
 from rich.console import Console
-from robustclap.pipeline.config import GenerateConfig
 from typer.testing import CliRunner
 
 from robustclap.cli import app
 from robustclap.cli_options import QUIET_ENV
+from robustclap.pipeline.config import GenerateConfig
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[2]

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.schema import CANDIDATES, REGENERATE, col, read_dir, write_table
 from robustclap.pipeline.config import GenerateConfig
 from robustclap.pipeline.llm.types import Sampling
 from robustclap.pipeline.runner import run_generate
 from robustclap.prompts import _parse, load_template
 from robustclap.quality.feedback import describe, pick
-
-from robustclap.contracts.errors import RobustclapError
-from robustclap.contracts.schema import CANDIDATES, REGENERATE, col, read_dir, write_table
 
 
 def test_examples_are_chat_turns_before_the_caption_and_the_prefix_is_shared():

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from robustclap.pipeline.config import GenerateConfig
-from robustclap.pipeline.llm.types import Sampling
-from robustclap.pipeline.runner import run_generate
 
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import CANDIDATES, col, read_dir
 from robustclap.contracts.stage import read_stats
+from robustclap.pipeline.config import GenerateConfig
+from robustclap.pipeline.llm.types import Sampling
+from robustclap.pipeline.runner import run_generate
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "captions.csv"

@@ -2,9 +2,9 @@ import json
 
 import pandas as pd
 import pytest
-from robustclap.pipeline.ingest import ColumnMapping, caption_id, ingest
 
 from robustclap.contracts.errors import RobustclapError
+from robustclap.pipeline.ingest import ColumnMapping, caption_id, ingest
 
 
 def write(path, text, encoding="utf-8"):

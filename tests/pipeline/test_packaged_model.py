@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
+
+from robustclap.contracts.schema import CANDIDATES, col, read_dir
 from robustclap.pipeline.config import GenerateConfig
 from robustclap.pipeline.llm.packaged import COMPLETE, DEFAULT_PACKAGED, PACKAGED, model_folder
 from robustclap.pipeline.llm.types import Sampling
 from robustclap.pipeline.runner import run_generate
-
-from robustclap.contracts.schema import CANDIDATES, col, read_dir
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = PACKAGED["smollm2-135m-instruct"]
@@ -74,9 +74,8 @@ def test_conversion_killed_half_way_then_rebuilt_and_idempotent(packaged_model: 
 
 
 def test_unknown_packaged_model_is_a_clear_error():
-    from robustclap.pipeline.llm.model_ref import resolve_model
-
     from robustclap.contracts.errors import RobustclapError
+    from robustclap.pipeline.llm.model_ref import resolve_model
 
     with pytest.raises(RobustclapError, match="unknown packaged model.*smollm2-135m-instruct"):
         resolve_model("packaged:gpt-9")

@@ -1,11 +1,11 @@
 import pytest
+
+from robustclap.contracts.errors import RobustclapError
 from robustclap.pipeline.cache import ResponseCache, cache_key
 from robustclap.pipeline.generate import derive_seed
 from robustclap.pipeline.llm.types import LLMResponse
 from robustclap.pipeline.parse import parse_reply
 from robustclap.prompts import load_template
-
-from robustclap.contracts.errors import RobustclapError
 
 
 def test_templates_put_the_shared_instruction_first_and_the_caption_last():

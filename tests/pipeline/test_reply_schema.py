@@ -7,6 +7,7 @@ import json
 
 import jsonschema
 import pytest
+
 from robustclap.pipeline.parse import (
     MAX_PARAPHRASE_CHARS,
     REPLY_SCHEMA,

@@ -18,6 +18,7 @@ PAIRS = [
 @pytest.fixture(scope="module")
 def reference(config):
     from bert_score import BERTScorer
+
     from robustclap.quality.scores_semantic import PACKAGED_LAYERS, resolve_model
 
     scorer = BERTScorer(model_type=resolve_model(config.scorers.bertscore.model),

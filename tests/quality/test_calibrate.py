@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+
+from robustclap.contracts.errors import RobustclapError
 from robustclap.quality.calibrate import (
     calibrate,
     combined_score,
@@ -10,8 +12,6 @@ from robustclap.quality.calibrate import (
     load_pairs,
     markdown,
 )
-
-from robustclap.contracts.errors import RobustclapError
 
 
 def test_stsb_reader_keeps_quotes_and_the_genre(tmp_path, config):

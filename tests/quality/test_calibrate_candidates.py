@@ -7,12 +7,12 @@ import os
 from pathlib import Path
 
 import pytest
-from robustclap.quality.calibrate_candidates import Labelled, evaluate, fit, load_labelled
-from robustclap.quality.config import load_config
 from typer.testing import CliRunner
 
 from robustclap.cli import app
 from robustclap.contracts.errors import RobustclapError
+from robustclap.quality.calibrate_candidates import Labelled, evaluate, fit, load_labelled
+from robustclap.quality.config import load_config
 
 runner = CliRunner()
 SHARED_DATA = Path(os.environ.get("ROBUSTCLAP_SHARED_DATA",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from robustclap.quality.config import default_config_text, load_config, parse_config
 
 from robustclap.contracts.errors import RobustclapError
+from robustclap.quality.config import default_config_text, load_config, parse_config
 
 
 def test_default_config_loads_and_has_both_levels(config):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+
+from robustclap.contracts.errors import RobustclapError
 from robustclap.quality.decide import (
     DUPLICATE,
     SURPLUS,
@@ -11,8 +13,6 @@ from robustclap.quality.decide import (
     rank_score,
     select,
 )
-
-from robustclap.contracts.errors import RobustclapError
 
 
 def passing(level: int) -> dict:

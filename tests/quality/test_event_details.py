@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from robustclap.quality.decide import failed_gates
 from robustclap.quality.events import align, scene
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from robustclap.quality.events import align, scene
 
 NEUTRAL = frozenset({"sound", "noise", "hear", "be", "have"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from robustclap.quality.facts import compare_facts, extract, numbers
 
 

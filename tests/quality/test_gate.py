@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from robustclap.quality.config import load_config, parse_config
-from robustclap.quality.gate import run_gate
 
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import (
@@ -22,6 +20,8 @@ from robustclap.contracts.schema import (
     write_table,
 )
 from robustclap.contracts.stage import read_stats
+from robustclap.quality.config import load_config, parse_config
+from robustclap.quality.gate import run_gate
 
 KEY = (col.caption_id, col.level, col.candidate)
 

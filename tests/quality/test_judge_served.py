@@ -15,17 +15,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+
 from robustclap.bench.fake_openai import FakeOpenAI
+from robustclap.contracts import layout
+from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.schema import col
 from robustclap.pipeline.config import GenerateConfig
 from robustclap.pipeline.llm.model_ref import ModelRef
 from robustclap.pipeline.runner import LazyBackend
 from robustclap.quality.config import default_config_text, load_config
 from robustclap.quality.judge import DIFFERENT, SAME, SCHEMA
 from robustclap.quality.judge_served import ServedJudge, run_judge
-
-from robustclap.contracts import layout
-from robustclap.contracts.errors import RobustclapError
-from robustclap.contracts.schema import col
 
 CAPTION = "A dog barks twice while rain falls."
 

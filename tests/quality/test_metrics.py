@@ -6,6 +6,7 @@ import itertools
 import random
 
 import pytest
+
 from robustclap.quality.metrics import best_f1_threshold, precision_recall, roc_auc
 
 

@@ -7,6 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
+
 from robustclap.quality.metrics import best_f1_threshold, precision_recall, roc_auc
 
 

@@ -8,10 +8,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from robustclap.quality.io import TableWriter
-from robustclap.quality.ranges import key_ranges, range_batches
 
 from robustclap.contracts.schema import CORPUS, col, read_table
+from robustclap.quality.io import TableWriter
+from robustclap.quality.ranges import key_ranges, range_batches
 
 
 @pytest.fixture()

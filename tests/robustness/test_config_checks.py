@@ -8,10 +8,10 @@ import math
 
 import pytest
 import yaml
-from robustclap.training.config import load_config as load_train_config
-from robustclap.training.config import parse_config
 
 from robustclap.contracts.errors import RobustclapError
+from robustclap.training.config import load_config as load_train_config
+from robustclap.training.config import parse_config
 
 TRAIN = {"model": "laion/clap-htsat-unfused", "out_dir": "out", "max_steps": 2,
          "data": {"audio_dir": "audio", "captions": "caps.parquet"}}

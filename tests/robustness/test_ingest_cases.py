@@ -8,9 +8,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from robustclap.pipeline.ingest import ingest
 
 from robustclap.contracts.errors import RobustclapError
+from robustclap.pipeline.ingest import ingest
 
 
 def _books_close(res) -> None:

@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 from robustclap.dashboard.app import serve_in_thread
 from robustclap.dashboard.corpus import list_versions, open_version
 from robustclap.dashboard.synthetic import write_version

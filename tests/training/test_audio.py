@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
-from robustclap.training.audio import AudioFrontEnd, AudioProblem, find_audio_files, load_audio
 
 from robustclap.contracts.errors import RobustclapError
+from robustclap.training.audio import AudioFrontEnd, AudioProblem, find_audio_files, load_audio
 
 SR = 48000
 

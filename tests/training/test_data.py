@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
+from robustclap.contracts.schema import CAPTIONS, CORPUS, write_table
 from robustclap.training.data import build_training_view, read_captions, read_corpus
 from robustclap.training.loader import EpochBatches, ExampleDataset, collate
 from robustclap.training.splits import SplitLeakError, check_splits
-
-from robustclap.contracts.schema import CAPTIONS, CORPUS, write_table
 
 SR = 48000
 
@@ -79,8 +79,9 @@ def test_epoch_batches_cover_each_example_once_and_resume_mid_epoch():
 
 
 def test_dataset_samples_paraphrases_per_epoch_reproducibly(generated_audio, generated_tables):
-    from robustclap.training.audio import AudioFrontEnd
     from transformers import ClapFeatureExtractor
+
+    from robustclap.training.audio import AudioFrontEnd
 
     cap_path, corpus_dir = generated_tables
     view = build_training_view(read_captions(cap_path), read_corpus(corpus_dir),

@@ -11,6 +11,7 @@ import textwrap
 import pytest
 import torch
 import torch.nn.functional as F
+
 from robustclap.training.loss import MultiViewClipLoss, info_nce
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from robustclap.training.evaluate import Query, retrieval_both_ways
 from robustclap.training.metrics import accuracy, retrieval_metrics
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from robustclap.training.scenes import phrases as P
 from robustclap.training.scenes.compose import Event, caption_of
 
@@ -93,9 +94,8 @@ def test_sources_keep_each_recording_on_one_side(shared_data: Path) -> None:
 def test_scene_set_splits_sources_and_writes_tables(scene_set, shared_data: Path) -> None:
     import json
 
-    from robustclap.training.scenes.sources import list_sources
-
     from robustclap.contracts.schema import CAPTIONS, SCENES, read_table
+    from robustclap.training.scenes.sources import list_sources
 
     out = scene_set.out
     scenes = read_table(SCENES, out / "scenes.parquet").to_pandas()

@@ -6,14 +6,14 @@ import csv
 import json
 
 import pytest
-import robustclap.training.train as train_module
 import torch
+
+import robustclap.training.train as train_module
+from robustclap.contracts.errors import RobustclapError
+from robustclap.contracts.schema import CAPTIONS, CORPUS, write_table
 from robustclap.training.config import parse_config
 from robustclap.training.splits import SplitLeakError
 from robustclap.training.train import NonFiniteError, train
-
-from robustclap.contracts.errors import RobustclapError
-from robustclap.contracts.schema import CAPTIONS, CORPUS, write_table
 
 
 def esc50_subset(esc50_dir, esc50_tables, out, categories: int, per_class: int):
@@ -163,6 +163,7 @@ def test_lora_with_frozen_audio_tower_trains_and_exports(generated_audio, genera
 
 def test_one_audio_pass_per_clip_and_one_text_pass_for_all_views(tiny_clap_dir):
     import numpy as np
+
     from robustclap.training.loader import collate
     from robustclap.training.model import DualEncoder, load_clap
     from robustclap.training.train import encode_batch

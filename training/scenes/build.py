@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from robustclap.training.scenes.compose import Scene, render, sample_scene
-from robustclap.training.scenes.sources import SAMPLE_RATE, Segment, list_sources, load_segments
 
 from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import CAPTIONS, SCENES, write_table
 from robustclap.contracts.schema import col as c
+from robustclap.training.scenes.compose import Scene, render, sample_scene
+from robustclap.training.scenes.sources import SAMPLE_RATE, Segment, list_sources, load_segments
 
 DEFAULT_MODEL = "packaged:smollm2-135m-instruct"
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from robustclap.training.scenes.build import DEFAULT_MODEL
 
 DEFAULT_DATA = Path(os.environ.get("ROBUSTCLAP_SHARED_DATA", "../shared/data"))

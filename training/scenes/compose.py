@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from robustclap.contracts.errors import RobustclapError
 from robustclap.training.scenes.phrases import (
     COUNT_REWORDINGS,
     COUNT_WORDS,
@@ -22,8 +24,6 @@ from robustclap.training.scenes.phrases import (
     SEQUENCE_TEMPLATES,
 )
 from robustclap.training.scenes.sources import SAMPLE_RATE, Segment
-
-from robustclap.contracts.errors import RobustclapError
 
 MIN_S, MAX_S = 5.0, 10.0
 N_EVENTS_P = {1: 0.3, 2: 0.45, 3: 0.25}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from robustclap.training.scenes.features import read_scenes, scene_features
 from robustclap.training.scenes.fit import (
     FitConfig,

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from robustclap.training.audio import AudioFrontEnd
-from robustclap.training.scenes.compose import Event, Scene, render
-from robustclap.training.scenes.sources import Segment
 
 from robustclap.contracts import layout
 from robustclap.contracts.schema import SCENES, read_table
 from robustclap.contracts.schema import col as c
+from robustclap.training.audio import AudioFrontEnd
+from robustclap.training.scenes.compose import Event, Scene, render
+from robustclap.training.scenes.sources import Segment
 
 
 def read_scenes(scenes_dir: str | Path) -> list[Scene]:

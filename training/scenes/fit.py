@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
 from robustclap.training.loader import Batch, EpochBatches
 from robustclap.training.loss import MultiViewClipLoss
 from robustclap.training.metrics import retrieval_metrics

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+
 from robustclap.training.audio import AudioFrontEnd
 from robustclap.training.model import ClapBundle
 from robustclap.training.scenes.sources import SAMPLE_RATE

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from robustclap.training.audio import AudioProblem, load_audio
-from robustclap.training.scenes.phrases import BIGSOUNDBANK_CLASSES, PHRASES
 
 from robustclap.contracts.errors import RobustclapError
+from robustclap.training.audio import AudioProblem, load_audio
+from robustclap.training.scenes.phrases import BIGSOUNDBANK_CLASSES, PHRASES
 
 SAMPLE_RATE = 16_000
 EVENT_S = 1.0  # a countable event: the loudest second of its clip
