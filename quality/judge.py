@@ -114,7 +114,7 @@ class Judge:
         self.backend = backend
         self.cache = cache
         self.model = model
-        self.sampling = sampling or Sampling(temperature=0.0, top_p=1.0, max_tokens=160)
+        self.sampling = sampling or judge_sampling(160)
         self.seed = seed
         self.calls = 0  # requests sent to the engine (cache misses)
 
@@ -160,6 +160,11 @@ class Judge:
         return out
 
 
+def judge_sampling(max_tokens: int) -> Sampling:
+    """Greedy decoding for every judge, whatever engine answers."""
+    return Sampling(temperature=0.0, top_p=1.0, max_tokens=max_tokens)
+
+
 class InProcessJudge:
     """A Judge over an in-process vLLM engine of `model` (a local folder, `packaged:NAME` or a
     hub id), with its response cache at `cache_path`; a context manager that shuts both."""
@@ -173,7 +178,7 @@ class InProcessJudge:
         self.cache = ResponseCache(cache_path)
         self.backend = InProcessBackend(ref.name, engine_args)
         self.judge = Judge(self.backend, self.cache, f"{model}@{ref.revision}",
-                           Sampling(temperature=0.0, top_p=1.0, max_tokens=max_tokens), seed)
+                           judge_sampling(max_tokens), seed)
 
     def __enter__(self) -> Judge:
         return self.judge

@@ -20,13 +20,9 @@ from robustclap.contracts.errors import RobustclapError
 from robustclap.pipeline.cache import ResponseCache
 from robustclap.pipeline.llm.model_ref import ModelRef
 from robustclap.pipeline.llm.served import ServedBackend
-from robustclap.pipeline.llm.types import Backend, Sampling
+from robustclap.pipeline.llm.types import Backend
 from robustclap.quality.config import GateConfig
-from robustclap.quality.judge import Judge
-
-
-def _sampling(max_tokens: int) -> Sampling:
-    return Sampling(temperature=0.0, top_p=1.0, max_tokens=max_tokens)
+from robustclap.quality.judge import Judge, judge_sampling
 
 
 class ServedJudge:
@@ -41,7 +37,7 @@ class ServedJudge:
         self.cache = ResponseCache(cache_path)
         self.backend = ServedBackend(base_url, model, api_key, concurrency, timeout_s,
                                      max_retries)
-        self.judge = Judge(self.backend, self.cache, identity or model, _sampling(max_tokens),
+        self.judge = Judge(self.backend, self.cache, identity or model, judge_sampling(max_tokens),
                            seed)
 
     def __enter__(self) -> Judge:
@@ -72,6 +68,6 @@ def run_judge(config: GateConfig, engine: Backend | None, model: ModelRef | None
     cache = ResponseCache(cache_path)
     try:
         yield Judge(engine, cache, f"{model.reference}@{model.revision}",
-                    _sampling(judge.max_tokens), judge.seed)
+                    judge_sampling(judge.max_tokens), judge.seed)
     finally:
         cache.close()
