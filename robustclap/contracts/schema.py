@@ -2,16 +2,20 @@
 
 Stages never spell a column name themselves: they use `col.*` and read or write whole tables
 through `write_table` / `read_table`, which check the table's identity and schema version stored
-in the Parquet file's key-value metadata. A file written by an incompatible version is refused
-with a clear error instead of being misread.
+in the Parquet file's key-value metadata. Writers write only `SCHEMA_VERSION`; a table of an
+older version this project wrote (`OLDER_SCHEMAS`) is upgraded in memory when read (the columns
+added since get their documented defaults, and the table's metadata records which), and a file
+from a newer robustclap is refused with one message naming both versions.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -23,6 +27,10 @@ SCHEMA_VERSION = "2"  # 2: candidates and regenerate carry the regeneration feed
 META_TABLE = b"robustclap.table"
 META_VERSION = b"robustclap.schema_version"
 META_EXTRA = b"robustclap.extra"
+# set on a table upgraded when read (and kept when it is written again): the version it was
+# read as, and the columns that hold their defaults rather than written values
+META_UPGRADED_FROM = b"robustclap.upgraded_from"
+META_DEFAULTED = b"robustclap.defaulted"
 
 
 class col:  # noqa: N801 - used as a namespace: col.caption_id
@@ -92,6 +100,10 @@ class col:  # noqa: N801 - used as a namespace: col.caption_id
     align_synonyms = "align_synonyms"
     align_synonym_sim = "align_synonym_sim"
     align_roles = "align_roles"
+    align_wordnet = "align_wordnet"
+    align_general = "align_general"
+    align_specific = "align_specific"
+    align_units = "align_units"
     extra_sentences = "extra_sentences"
     definition = "definition"
     fragment = "fragment"
@@ -230,7 +242,9 @@ _GATE_SCORE_FIELDS = [
         (col.list_like, pa.bool_()), (col.meta_text, pa.bool_()), (col.echo, pa.bool_()),
         (col.align_missing, pa.int32()), (col.align_added, pa.int32()),
         (col.align_synonyms, pa.int32()), (col.align_synonym_sim, pa.float64()),
-        (col.align_roles, pa.int32()), (col.extra_sentences, pa.int32()),
+        (col.align_roles, pa.int32()), (col.align_wordnet, pa.int32()),
+        (col.align_general, pa.int32()), (col.align_specific, pa.int32()),
+        (col.align_units, pa.int32()), (col.extra_sentences, pa.int32()),
         (col.definition, pa.bool_()), (col.fragment, pa.bool_()),
         (col.same_content, pa.bool_()), (col.alignment, pa.string()),
         (col.rank_score, pa.float64()),
@@ -306,6 +320,23 @@ TABLES: dict[str, TableSpec] = {
 }
 
 
+# Every older schema version this project wrote, with what its files may lack: per table, the
+# columns added since and the value such a column reads as (its default, named in COLUMN_DOCS).
+OLDER_SCHEMAS: dict[str, dict[str, dict[str, Any]]] = {
+    "1": {
+        # version 2 (763d021): the regeneration feedback
+        CANDIDATES.name: {col.feedback: None},
+        REGENERATE.name: {col.previous: None, col.feedback: None},
+        # the event-alignment scores came during version 1 (4facad1) without a version bump:
+        # gate_scores files written before them lack the columns (read as "not scored")
+        GATE_SCORES.name: dict.fromkeys(
+            (col.align_missing, col.align_added, col.align_synonyms, col.align_synonym_sim,
+             col.align_roles, col.extra_sentences, col.definition, col.fragment,
+             col.same_content, col.alignment)),
+    },
+}
+
+
 def register(spec: TableSpec) -> TableSpec:
     """Add a table defined by a later stage; names must stay unique."""
     if spec.name in TABLES and TABLES[spec.name] != spec:
@@ -341,6 +372,9 @@ def write_table(
     path.parent.mkdir(parents=True, exist_ok=True)
     table = to_arrow(spec, rows)
     meta = {META_TABLE: spec.name.encode(), META_VERSION: SCHEMA_VERSION.encode()}
+    given = (rows.schema.metadata if isinstance(rows, pa.Table) else None) or {}
+    # a table upgraded when read keeps its record of which columns hold defaults
+    meta.update({k: given[k] for k in (META_UPGRADED_FROM, META_DEFAULTED) if k in given})
     if extra is not None:
         meta[META_EXTRA] = extra.encode()
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
@@ -362,39 +396,125 @@ def file_metadata(path: str | Path) -> dict[bytes, bytes]:
     return pq.read_schema(path).metadata or {}
 
 
-def check_file(spec: TableSpec, path: str | Path) -> dict[bytes, bytes]:
-    """Refuse a file that is not this table or was written with another schema version."""
+def _version_number(version: str) -> int | None:
+    return int(version) if version.isdigit() else None
+
+
+def defaults_for(spec: TableSpec, version: str, names: list[str]) -> dict[str, Any]:
+    """The columns a file of `version` holding columns `names` lacks and may lack (an older
+    version's additions since), with the value each reads as."""
+    if version == SCHEMA_VERSION:
+        return {}
+    added: dict[str, Any] = {}
+    for old in sorted(OLDER_SCHEMAS, key=int):
+        if int(old) >= int(version):
+            added.update(OLDER_SCHEMAS[old].get(spec.name, {}))
+    return {c: v for c, v in added.items() if c in spec.columns and c not in names}
+
+
+def _checked(spec: TableSpec, path: str | Path) -> tuple[dict[bytes, bytes], dict[str, Any]]:
+    """The file's metadata and the defaults it is read with; a clear error for any other
+    table, a schema version this robustclap does not know, or a newer one."""
     try:
-        meta = file_metadata(path)
+        schema = pq.read_schema(path)
     except (OSError, pa.ArrowInvalid) as exc:
         raise RobustclapError(f"{path}: not a readable Parquet file ({exc})") from exc
+    meta = schema.metadata or {}
     name = meta.get(META_TABLE, b"").decode()
     version = meta.get(META_VERSION, b"").decode()
     if name != spec.name:
         raise RobustclapError(f"{path}: expected a {spec.name!r} table, found {name or 'none'!r}")
-    if version != SCHEMA_VERSION:
+    number, current = _version_number(version), int(SCHEMA_VERSION)
+    if number is not None and number > current:
         raise RobustclapError(
-            f"{path}: schema version {version!r}, this robustclap reads {SCHEMA_VERSION!r}"
-        )
+            f"{path}: written by a newer robustclap (schema version {version!r}); this "
+            f"robustclap reads schema versions up to {SCHEMA_VERSION!r}: upgrade robustclap "
+            "to read it")
+    if version != SCHEMA_VERSION and version not in OLDER_SCHEMAS:
+        raise RobustclapError(
+            f"{path}: schema version {version!r}, this robustclap reads "
+            f"{', '.join(repr(v) for v in (*sorted(OLDER_SCHEMAS, key=int), SCHEMA_VERSION))}")
+    defaults = defaults_for(spec, version, schema.names)
     from robustclap.contracts.table_check import check_columns  # columns, not only the metadata
 
-    check_columns(spec, path)
-    return meta
+    present = TableSpec(spec.name, pa.schema([f for f in spec.schema if f.name not in defaults]),
+                        spec.doc)
+    check_columns(present, path)
+    return meta, defaults
+
+
+def check_file(spec: TableSpec, path: str | Path) -> dict[bytes, bytes]:
+    """Refuse a file that is not this table or is of a schema version this robustclap cannot
+    read (an older version it wrote is fine: readers upgrade it)."""
+    return _checked(spec, path)[0]
+
+
+def file_version(path: str | Path) -> str:
+    """The schema version a table file was written with ('' when it carries none)."""
+    return file_metadata(path).get(META_VERSION, b"").decode()
+
+
+def is_current(path: str | Path) -> bool:
+    return file_version(path) == SCHEMA_VERSION
+
+
+def _upgraded(spec: TableSpec, table: pa.Table, want: list[str], defaults: dict[str, Any],
+              version: str) -> pa.Table:
+    """`table` with the defaulted columns added, in `want` order and the spec's types."""
+    target = pa.schema([spec.schema.field(c) for c in want])
+    filled = [c for c in want if c in defaults]
+    for c in filled:
+        field = spec.schema.field(c)
+        table = table.append_column(field, pa.array([defaults[c]] * table.num_rows, field.type))
+    table = table.select(want).cast(target)
+    if version == SCHEMA_VERSION:
+        return table
+    return table.replace_schema_metadata({META_UPGRADED_FROM: version.encode(),
+                                          META_DEFAULTED: ",".join(filled).encode()})
+
+
+def _read_columns(spec: TableSpec, want: list[str], defaults: dict[str, Any]) -> list[str]:
+    """The columns to read from the file: those wanted that it holds (at least one, so the
+    table knows its row count when every wanted column is a default)."""
+    return [c for c in want if c not in defaults] or \
+        [next(c for c in spec.columns if c not in defaults)]
 
 
 def read_table(spec: TableSpec, path: str | Path, columns: list[str] | None = None) -> pa.Table:
-    check_file(spec, path)
-    return pq.read_table(path, columns=columns or spec.columns).cast(
-        pa.schema([spec.schema.field(c) for c in (columns or spec.columns)])
-    )
+    """The table as the current schema has it: an older file is upgraded in memory."""
+    meta, defaults = _checked(spec, path)
+    want = list(columns or spec.columns)
+    table = pq.read_table(path, columns=_read_columns(spec, want, defaults))
+    return _upgraded(spec, table, want, defaults, meta.get(META_VERSION, b"").decode())
+
+
+def read_batches(spec: TableSpec, path: str | Path, batch_rows: int,
+                 columns: list[str] | None = None) -> Iterator[pa.Table]:
+    """`read_table` a batch at a time (bounded memory), upgraded the same way."""
+    meta, defaults = _checked(spec, path)
+    want = list(columns or spec.columns)
+    version = meta.get(META_VERSION, b"").decode()
+    for batch in pq.ParquetFile(path).iter_batches(
+            batch_rows, columns=_read_columns(spec, want, defaults), use_threads=False):
+        yield _upgraded(spec, pa.Table.from_batches([batch]), want, defaults, version)
 
 
 def read_dir(spec: TableSpec, folder: str | Path) -> pa.Table:
-    """Read every shard of one table in a folder (sorted, so order is stable)."""
+    """Read every shard of one table in a folder (sorted, so order is stable); when some were
+    upgraded, the result records the oldest version read and every defaulted column."""
     files = sorted(Path(folder).glob("*.parquet"))
     if not files:
         return spec.schema.empty_table()
-    return pa.concat_tables([read_table(spec, f) for f in files])
+    tables = [read_table(spec, f) for f in files]
+    metas = [t.schema.metadata for t in tables if t.schema.metadata]
+    joined = pa.concat_tables([t.replace_schema_metadata(None) for t in tables])
+    if not metas:
+        return joined
+    oldest = min((m[META_UPGRADED_FROM] for m in metas), key=lambda v: int(v.decode()))
+    filled = {c for m in metas for c in m[META_DEFAULTED].decode().split(",") if c}
+    return joined.replace_schema_metadata({
+        META_UPGRADED_FROM: oldest,
+        META_DEFAULTED: ",".join(c for c in spec.columns if c in filled).encode()})
 
 
 # What each column means, for dataset cards and the dashboard (one line each, no paths).
@@ -458,17 +578,25 @@ COLUMN_DOCS: dict[str, str] = {
     col.align_synonyms: "caption words matched only through a synonym",
     col.align_synonym_sim: "word cosine of the weakest synonym match (1 when none)",
     col.align_roles: "event changes: source, object, number, attribute or count",
+    col.align_wordnet: "caption words matched through a WordNet synonym or related form",
+    col.align_general: "caption words matched by a more general word (WordNet hypernym)",
+    col.align_specific: "caption words matched by a more specific word (WordNet hyponym)",
+    col.align_units: "content words of the caption that the alignment matches",
     col.extra_sentences: "paraphrase sentences beyond the caption's",
     col.definition: "paraphrase is a definition ('An owl is a creature ...')",
     col.fragment: "paraphrase is cut off mid-sentence",
     col.same_content: "same content lemmas in the same order: only inflections changed",
-    col.alignment: "the event alignment as JSON: missing, added, synonyms, role changes",
+    col.alignment: "the event alignment as JSON: missing, added, synonyms, role changes (the "
+                   "align_* to same_content columns are null in score tables written before "
+                   "the alignment existed)",
     col.rank_score: "score candidates are ranked by",
     col.passed: "whether the candidate passed every gate",
     col.failed_gates: "every gate the candidate failed",
-    col.previous: "the best rejected rewrite of an earlier round, shown to the model again",
+    col.previous: "the best rejected rewrite of an earlier round, shown to the model again "
+                  "(null in tables written before schema 2)",
     col.feedback: "what the gate found in that rewrite (dropped or added words, failed gates), "
-                  "shown to the model in a regeneration round",
+                  "shown to the model in a regeneration round (null in tables written before "
+                  "schema 2)",
     col.reworded: "the scene described in held-out words no training caption or prompt uses",
     col.duration_s: "length of the composed scene in seconds",
     col.events: "the scene's events as JSON: class, source clip, count, onsets, gain",
