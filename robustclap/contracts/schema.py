@@ -327,14 +327,20 @@ OLDER_SCHEMAS: dict[str, dict[str, dict[str, Any]]] = {
         # version 2 (763d021): the regeneration feedback
         CANDIDATES.name: {col.feedback: None},
         REGENERATE.name: {col.previous: None, col.feedback: None},
-        # the event-alignment scores came during version 1 (4facad1) without a version bump:
-        # gate_scores files written before them lack the columns (read as "not scored")
-        GATE_SCORES.name: dict.fromkeys(
-            (col.align_missing, col.align_added, col.align_synonyms, col.align_synonym_sim,
-             col.align_roles, col.extra_sentences, col.definition, col.fragment,
-             col.same_content, col.alignment)),
     },
 }
+# The gate's score columns of its first release (de82b7a). Every score column added since (the
+# event alignment during version 1, its WordNet counts during version 2, ...) may be missing
+# from a gate_scores file written before it, whatever its version: it reads as null, "not
+# scored", like a candidate without a paraphrase. So a new nullable score column needs no
+# version bump, and older robustclap releases still read the newer files.
+FIRST_GATE_SCORES = (
+    col.sbert_cos, col.bertscore_p, col.bertscore_r, col.bertscore_f1, col.content_recall,
+    col.content_novelty, col.token_edit, col.structure_edit, col.number_diff, col.negation_diff,
+    col.order_violations, col.role_swaps, col.reattachments, col.norm_identical,
+    col.length_ratio, col.repeat_frac, col.english_share, col.n_sentences, col.list_like,
+    col.meta_text, col.echo, col.rank_score,
+)
 
 
 def register(spec: TableSpec) -> TableSpec:
@@ -401,14 +407,16 @@ def _version_number(version: str) -> int | None:
 
 
 def defaults_for(spec: TableSpec, version: str, names: list[str]) -> dict[str, Any]:
-    """The columns a file of `version` holding columns `names` lacks and may lack (an older
-    version's additions since), with the value each reads as."""
-    if version == SCHEMA_VERSION:
-        return {}
+    """The columns a file of `version` holding columns `names` lacks and may lack (what later
+    versions added, and gate scores added after the file was written), with the value each
+    reads as."""
     added: dict[str, Any] = {}
     for old in sorted(OLDER_SCHEMAS, key=int):
         if int(old) >= int(version):
             added.update(OLDER_SCHEMAS[old].get(spec.name, {}))
+    if spec.name == GATE_SCORES.name:
+        added.update({f.name: None for f in _GATE_SCORE_FIELDS
+                      if f.name not in FIRST_GATE_SCORES})
     return {c: v for c, v in added.items() if c in spec.columns and c not in names}
 
 
@@ -467,7 +475,7 @@ def _upgraded(spec: TableSpec, table: pa.Table, want: list[str], defaults: dict[
         field = spec.schema.field(c)
         table = table.append_column(field, pa.array([defaults[c]] * table.num_rows, field.type))
     table = table.select(want).cast(target)
-    if version == SCHEMA_VERSION:
+    if version == SCHEMA_VERSION and not filled:
         return table
     return table.replace_schema_metadata({META_UPGRADED_FROM: version.encode(),
                                           META_DEFAULTED: ",".join(filled).encode()})

@@ -2,8 +2,9 @@
 
 The layouts are spelled out here, not derived from the schema module under test: version 1's
 `candidates` lacked `feedback`, its `regenerate` held only (caption_id, level) (both added by
-version 2, commit 763d021), and `gate_scores` written before the event alignment (4facad1, still
-version 1) lacked the ten alignment columns. Every other table is as today.
+version 2, commit 763d021); `gate_scores` held the first gate's scores plus the ten event
+alignment columns (added by 4facad1, still version 1; `early` files lack those too) and none of
+the scores added since. Every other table is as today.
 """
 
 from __future__ import annotations
@@ -22,10 +23,20 @@ V1_CANDIDATES = [
     "completion_tokens", "latency_s", "from_cache", "run_id",
 ]
 V1_REGENERATE = ["caption_id", "level"]
+FIRST_SCORES = [
+    "sbert_cos", "bertscore_p", "bertscore_r", "bertscore_f1", "content_recall",
+    "content_novelty", "token_edit", "structure_edit", "number_diff", "negation_diff",
+    "order_violations", "role_swaps", "reattachments", "norm_identical", "length_ratio",
+    "repeat_frac", "english_share", "n_sentences", "list_like", "meta_text", "echo",
+]
 ALIGNMENT_COLUMNS = [
     "align_missing", "align_added", "align_synonyms", "align_synonym_sim", "align_roles",
     "extra_sentences", "definition", "fragment", "same_content", "alignment",
 ]
+_SCORE_KEY = ["caption_id", "level", "candidate", "status"]
+_SCORE_TAIL = ["rank_score", "passed", "failed_gates", "gate_version"]
+V1_GATE_SCORES = _SCORE_KEY + FIRST_SCORES + ALIGNMENT_COLUMNS + _SCORE_TAIL
+V1_GATE_SCORES_EARLY = _SCORE_KEY + FIRST_SCORES + _SCORE_TAIL
 TABLE = b"robustclap.table"
 VERSION = b"robustclap.schema_version"
 
@@ -38,11 +49,10 @@ def to_v1(path: Path, early: bool = False) -> bool:
     name = meta.get(TABLE, b"").decode()
     if not name:
         return False
-    keep = {"candidates": V1_CANDIDATES, "regenerate": V1_REGENERATE}.get(name)
+    keep = {"candidates": V1_CANDIDATES, "regenerate": V1_REGENERATE,
+            "gate_scores": V1_GATE_SCORES_EARLY if early else V1_GATE_SCORES}.get(name)
     if keep is not None:
         table = table.select(keep)
-    elif name == "gate_scores" and early:
-        table = table.drop_columns(ALIGNMENT_COLUMNS)
     meta[VERSION] = b"1"
     pq.write_table(table.replace_schema_metadata(meta), path, compression="zstd")
     return True

@@ -22,7 +22,15 @@ from robustclap.contracts.schema import (
 )
 from robustclap.dashboard.synthetic import write_version
 
-from .old_schema import ALIGNMENT_COLUMNS, V1_CANDIDATES, folder_to_v1, schema_version, to_v1
+from .old_schema import (
+    ALIGNMENT_COLUMNS,
+    V1_CANDIDATES,
+    V1_GATE_SCORES,
+    V1_GATE_SCORES_EARLY,
+    folder_to_v1,
+    schema_version,
+    to_v1,
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,12 +78,30 @@ def test_v1_gate_scores_before_and_after_the_alignment(version, tmp_path, early)
     to_v1(old, early=early)
     table = read_table(GATE_SCORES, old)
     assert table.schema.names == GATE_SCORES.columns
-    nulls = {c: table.column(c).null_count for c in ALIGNMENT_COLUMNS}
-    if early:
-        assert set(nulls.values()) == {table.num_rows}
-    else:
-        assert table.equals(read_table(GATE_SCORES, version / "scores.parquet")
-                            .replace_schema_metadata(table.schema.metadata))
+    kept = V1_GATE_SCORES_EARLY if early else V1_GATE_SCORES
+    current = read_table(GATE_SCORES, version / "scores.parquet")
+    assert table.select(kept).equals(current.select(kept))
+    added = [c for c in GATE_SCORES.columns if c not in kept]
+    alignment = set(ALIGNMENT_COLUMNS)
+    assert alignment <= set(added) if early else not alignment & set(added)
+    assert all(table.column(c).null_count == table.num_rows for c in added)
+    assert table.schema.metadata[META_DEFAULTED].decode().split(",") == added
+
+
+def test_current_gate_scores_without_a_later_score_column_reads_it_as_null(version, tmp_path):
+    """A score column added without a version bump: files written before it still read."""
+    table = pq.read_table(version / "scores.parquet")
+    first_only = table.select(
+        [c for c in table.column_names if c not in ALIGNMENT_COLUMNS]
+        ).replace_schema_metadata(table.schema.metadata)
+    path = tmp_path / "scores.parquet"
+    pq.write_table(first_only, path)
+    got = read_table(GATE_SCORES, path)
+    assert got.column("align_missing").null_count == got.num_rows
+    assert got.column("sbert_cos").equals(table.column("sbert_cos"))
+    pq.write_table(table.drop_columns("sbert_cos"), path)  # a first-gate score stays required
+    with pytest.raises(RobustclapError, match="missing column 'sbert_cos'"):
+        read_table(GATE_SCORES, path)
 
 
 def test_mixed_folder_of_shards_reads_as_one_table(version, tmp_path):
