@@ -59,6 +59,9 @@ def register(app: typer.Typer) -> None:
             published = run_paraphrase(str(config), clean, model)
         typer.echo(summary_line(published))
         if rc.finetune.enabled:
+            if published.get("unchanged"):
+                typer.echo("fine-tuning skipped: the corpus is unchanged")
+                return
             if not published["finetune_ready"]:
                 typer.echo("fine-tuning skipped: the corpus is below the configured thresholds")
                 return

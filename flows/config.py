@@ -56,6 +56,10 @@ class RunConfig(_Strict):
     dask_address: str | None = None
     dask_workers: int = Field(2, ge=1)
     dashboard_url: str | None = None  # linked from the run's artifacts
+    # shard tasks at once across runs on the LLM endpoint: the Prefect global concurrency
+    # limit `robustclap-llm`, created (or set) on first use; null: one made with
+    # `prefect gcl create` is used when it exists, else no limit is requested
+    llm_limit: int | None = Field(None, ge=1)
 
     @field_validator("cron")
     @classmethod

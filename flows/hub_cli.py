@@ -33,7 +33,11 @@ def register(app: typer.Typer) -> None:
             raise RobustclapError(f"--name {name!r}: use letters, digits, '_', '.' or '-'")
         published = publish_stages(generated, gated, corpus_dir, name, license)
         c = published["counts"]
-        typer.echo(json.dumps({"version": published["version"], "path": published["path"],
+        unchanged = bool(published.get("unchanged"))
+        message = (f"unchanged, latest is v{published['version']}" if unchanged
+                   else f"published v{published['version']}")
+        typer.echo(json.dumps({"message": message, "version": published["version"],
+                               "path": published["path"], "unchanged": unchanged,
                                "accepted": c["accepted"], "pass_rate": c["pass_rate"]}, indent=2))
 
     @app.command("export")

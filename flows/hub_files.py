@@ -26,8 +26,8 @@ from robustclap.contracts.schema import (
     META_VERSION,
     SCHEMA_VERSION,
     TableSpec,
-    check_file,
     col,
+    read_batches,
 )
 
 # config name -> (table, where its rows come from inside a version folder)
@@ -92,10 +92,8 @@ def write_config(version_dir: Path, name: str) -> ConfigFiles:
 
     try:
         for src in _sources(version_dir, pattern):
-            check_file(spec, src)
-            for batch in pq.ParquetFile(src).iter_batches(_BATCH_ROWS, columns=spec.columns,
-                                                          use_threads=False):
-                table = pa.Table.from_batches([batch]).cast(schema)
+            for batch in read_batches(spec, src, _BATCH_ROWS):  # an older table upgraded
+                table = batch.cast(schema)
                 for split in pc.unique(table[col.split]).to_pylist():
                     hub = hub_split(split)
                     if hub not in writers:

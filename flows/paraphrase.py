@@ -26,7 +26,7 @@ from robustclap.contracts.stage import STATS_VERSION, StageStats, total
 from robustclap.flows.card import body as card_body
 from robustclap.flows.config import RunConfig, load_run_config
 from robustclap.flows.publish import publish
-from robustclap.flows.shards import shard_runner
+from robustclap.flows.shards import llm_limit_in_use, shard_runner
 from robustclap.flows.stage_publish import publish_info
 from robustclap.pipeline.ingest import ColumnMapping
 from robustclap.pipeline.llm.model_ref import ModelRef, resolve_generate_model
@@ -79,13 +79,15 @@ def gate_task(gen_dir: str, gate_dir: str, gate_version: str, config_path: str |
 
 
 def generate_round(rc: RunConfig, gen_dir: Path, round_: int, regenerate: Path | None,
-                   engine: LazyBackend, model: ModelRef) -> dict:
-    """One generation round of the flow, on the flow's engine (shared by its rounds)."""
+                   engine: LazyBackend, model: ModelRef, limited: bool = False) -> dict:
+    """One generation round of the flow, on the flow's engine (shared by its rounds);
+    `limited`: shard tasks take a slot of the `robustclap-llm` concurrency limit."""
     mapping = ColumnMapping(rc.caption_col, rc.clip_col, rc.split_col)
+    runner = shard_runner(engine, on_dask=rc.task_runner != "thread", limited=limited)
     return run_generate(rc.input, gen_dir, rc.generate, fmt=rc.format, split=rc.split,
                         mapping=mapping, max_clips=rc.max_clips, regenerate=regenerate,
                         round_=round_, model=model, backend=engine,
-                        shard_runner=shard_runner(engine, on_dask=rc.task_runner != "thread"),
+                        shard_runner=runner,
                         progress_factory=lambda n: generation_progress(
                             n, label=f"round {round_}"))
 
@@ -140,8 +142,9 @@ def paraphrase_flow(config_path: str, overrides: dict | None = None,
     cfg_path = str(rc.gate_config) if rc.gate_config else None
     score_cache = str(layout.work_score_cache(rc.work_dir, rc.name))
     model = model or resolve_generate_model(rc.generate)
+    limited = llm_limit_in_use(rc.llm_limit)
     with LazyBackend(rc.generate, gen_dir, model) as engine:  # one engine for every round
-        rounds = [generate_round(rc, gen_dir, 0, None, engine, model)]
+        rounds = [generate_round(rc, gen_dir, 0, None, engine, model, limited)]
         gate = gate_task(str(gen_dir), str(gate_dir), gate_version, cfg_path, score_cache,
                          engine, model)
         for r in range(1, rc.regenerate_rounds + 1):
@@ -150,12 +153,17 @@ def paraphrase_flow(config_path: str, overrides: dict | None = None,
             logger.info("round %d: regenerating %d (caption, level)", r,
                         gate.counts["regenerate"])
             rounds.append(generate_round(rc, gen_dir, r, gate_dir / layout.REGENERATE_FILE,
-                                         engine, model))
+                                         engine, model, limited))
             gate = gate_task(str(gen_dir), str(gate_dir), gate_version, cfg_path, score_cache,
                              engine, model)
 
     published = publish(rc.corpus_root(), rc.name, gen_dir, gate_dir,
                         publish_info(rounds, gate))
+    if published["unchanged"]:  # nothing new: no version, no artifacts, no fine-tuning event
+        logger.info("%s", unchanged_message(published))
+        published["finetune_ready"] = False
+        published["generation"] = [s.to_dict() for s in rounds]  # this run's own calls
+        return published
     _artifacts(rc, published)
     ft = rc.finetune
     counts = published["counts"]
@@ -208,8 +216,17 @@ def _artifacts(rc: RunConfig, published: dict) -> None:
                          key=f"{rc.name}-report")
 
 
+def unchanged_message(published: dict) -> str:
+    return f"unchanged, latest is v{published['version']}"
+
+
 def summary_line(published: dict) -> str:
+    """The run's one output line (JSON); `unchanged` says whether it published nothing new,
+    and `llm_calls` counts this run's calls."""
     c = published["counts"]
-    return json.dumps({"version": published["version"], "path": published["path"],
+    message = (unchanged_message(published) if published.get("unchanged")
+               else f"published v{published['version']}")
+    return json.dumps({"message": message, "version": published["version"],
+                       "path": published["path"], "unchanged": bool(published.get("unchanged")),
                        "accepted": c["accepted"], "pass_rate": c["pass_rate"],
                        "llm_calls": total(generation_stats(published), "llm_calls")})

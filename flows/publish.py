@@ -2,6 +2,9 @@
 
 The version is assembled in a hidden temporary folder and renamed into place in one step, so
 a reader never sees half a version; `latest` is a symlink swapped atomically afterwards.
+Publishing is idempotent: when the content hash (flows/content_hash.py) equals the latest
+version's, nothing is written and that version is returned marked `unchanged`. Tables of an
+older schema version are written upgraded into the version, never linked as they are.
 """
 
 from __future__ import annotations
@@ -18,12 +21,20 @@ import pyarrow.parquet as pq
 
 from robustclap.contracts import layout
 from robustclap.contracts.fsmode import follow_umask
-from robustclap.contracts.schema import CANDIDATES, CAPTIONS, check_file, col
+from robustclap.contracts.schema import CANDIDATES, CAPTIONS, check_file, col, read_batches
 from robustclap.contracts.stage import StageStats
+from robustclap.contracts.upgrade import upgrade_file
 from robustclap.flows import card as hub_card
+from robustclap.flows.content_hash import RECIPE, content_hash, version_hash
 from robustclap.flows.hub_files import write_hub_files
 from robustclap.flows.stale import remove_stale
-from robustclap.flows.version_check import file_entries
+from robustclap.flows.version_check import (
+    BrokenVersion,
+    check_version,
+    file_entries,
+    latest_target,
+    read_manifest,
+)
 
 _COUNT_ROWS = 8192  # candidate rows per batch while counting
 
@@ -46,11 +57,9 @@ def corpus_counts(gen_dir: Path, gate_dir: Path) -> dict:
     n_candidates = llm_ok = 0
     found: set[int] = set()
     for shard in layout.candidate_shards(gen_dir):
-        check_file(CANDIDATES, shard)
         # two columns, a few thousand rows at a time: reading a whole shard's columns
         # (pq.read_table, threaded) held ~15 MiB more at 1,000,000 candidates
-        for t in pq.ParquetFile(shard).iter_batches(_COUNT_ROWS, columns=[col.level, col.status],
-                                                    use_threads=False):
+        for t in read_batches(CANDIDATES, shard, _COUNT_ROWS, [col.level, col.status]):
             n_candidates += t.num_rows
             llm_ok += pc.sum(pc.equal(t[col.status], "ok")).as_py() or 0
             found.update(pc.unique(t[col.level]).to_pylist())
@@ -71,19 +80,56 @@ def caption_sources(captions: Path) -> list[str]:
     return sorted(str(s) for s in pc.unique(values).to_pylist() if s is not None)
 
 
+def _place(src: Path, dst: Path, upgrades: dict[str, dict]) -> None:
+    """Link (or copy) a file into the version; a table of an older schema is written
+    upgraded instead, and recorded in `upgrades` under its path in the version."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    done = upgrade_file(src, dst)
+    if done is None:
+        _link_or_copy(src, dst)
+    else:
+        upgrades[dst.name if dst.parent.name != layout.CANDIDATES_DIR
+                 else f"{layout.CANDIDATES_DIR}/{dst.name}"] = done
+
+
+def latest_version(root: Path) -> Path | None:
+    """The version `latest` points to (the newest one when there is no link), when it honours
+    the readers' contract; None otherwise (then the next publish is a new version anyway)."""
+    try:
+        target = latest_target(root)
+    except BrokenVersion:
+        return None
+    target = target or layout.newest_version_dir(root)
+    return target if target is not None and not check_version(target) else None
+
+
+def unchanged_result(target: Path) -> dict:
+    """What `publish` returns when the content equals `target`'s: that version, unchanged."""
+    manifest = read_manifest(target)
+    return {**manifest, "path": str(target), "manifest_path": str(target / layout.MANIFEST_FILE),
+            "unchanged": True}
+
+
 def publish(root: Path, name: str, gen_dir: Path, gate_dir: Path, info: dict) -> dict:
-    """Write the next version and return its manifest (with `path` and `version`)."""
+    """Write the next version and return its manifest (with `path` and `version`); when the
+    content equals the latest version's, write nothing and return that one (`unchanged`)."""
     root.mkdir(parents=True, exist_ok=True)
     remove_stale(root)  # half-written folders of a publish that was killed
+    digest = content_hash(gen_dir / layout.CAPTIONS_FILE, gate_dir / layout.ACCEPTED_FILE,
+                          gate_dir / layout.REJECTED_FILE, {"name": name, **info})
+    latest = latest_version(root)
+    if latest is not None and version_hash(latest) == digest:
+        return unchanged_result(latest)
     tmp = root / f"{layout.PUBLISHING_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()  # a plain mkdir follows the umask (mkdtemp would make it 0700)
+    upgrades: dict[str, dict] = {}
     try:
         for fname in layout.GATE_FILES:
             if (gate_dir / fname).exists():
-                _link_or_copy(gate_dir / fname, tmp / fname)
-        _link_or_copy(gen_dir / layout.CAPTIONS_FILE, tmp / layout.CAPTIONS_FILE)
+                _place(gate_dir / fname, tmp / fname, upgrades)
+        _place(gen_dir / layout.CAPTIONS_FILE, tmp / layout.CAPTIONS_FILE, upgrades)
         for shard in layout.candidate_shards(gen_dir):
-            _link_or_copy(shard, tmp / layout.CANDIDATES_DIR / shard.name)
+            _place(shard, tmp / layout.CANDIDATES_DIR / shard.name, upgrades)
         for man in sorted((gen_dir / layout.RUN_MANIFESTS_DIR).glob("*.json")):
             _link_or_copy(man, tmp / layout.GENERATION_MANIFESTS_DIR / man.name)
         follow_umask(tmp)  # the gate's files arrive 0600 from mkstemp
@@ -99,6 +145,8 @@ def publish(root: Path, name: str, gen_dir: Path, gate_dir: Path, info: dict) ->
                 "name": name, "version": version,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "counts": counts, **info,
+                "content_hash": {"recipe": RECIPE, "sha256": digest},
+                **({"schema_upgrades": upgrades} if upgrades else {}),
                 "files": sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()),
                 "checksums": checksums,
             }
@@ -120,4 +168,5 @@ def publish(root: Path, name: str, gen_dir: Path, gate_dir: Path, info: dict) ->
         link_tmp.unlink()
     os.symlink(target.name, link_tmp)
     os.replace(link_tmp, root / layout.LATEST)
-    return {**manifest, "path": str(target), "manifest_path": str(target / layout.MANIFEST_FILE)}
+    return {**manifest, "path": str(target), "manifest_path": str(target / layout.MANIFEST_FILE),
+            "unchanged": False}

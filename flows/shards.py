@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -50,6 +50,7 @@ class ShardJob:
     shard: Shard
     wanted: Wanted | None  # this shard's (caption, level) → (previous, feedback), or all
     url: str | None = None  # the served endpoint a worker connects to (Dask)
+    limited: bool = False  # acquire the LLM_LIMIT slot (it exists: llm_limit_in_use)
 
     @classmethod
     def of(cls, gen: Generator, shard: Shard, wanted: Wanted | set | None,
@@ -100,15 +101,38 @@ def generate_shard(job: ShardJob, resources: ShardResources | None = None) -> di
         res = resources or stack.enter_context(worker_resources(job))
         gen = Generator(job.config, res.backend, res.cache, job.model, job.run_id, job.round,
                         res.progress)
-        with concurrency(LLM_LIMIT, occupy=1, strict=False):
+        # only a limit that exists is asked for: Prefect logs a warning for every task that
+        # asks for a missing one
+        with (concurrency(LLM_LIMIT, occupy=1, strict=False) if job.limited
+              else contextlib.nullcontext()):
             run_shards([job.shard], gen, job.wanted)
         return gen.stats.as_dict()
 
 
-def shard_runner(engine: LazyBackend, on_dask: bool) -> ShardRunner:
+def llm_limit_in_use(limit: int | None) -> bool:
+    """Whether shard tasks take a slot of the global concurrency limit LLM_LIMIT: with
+    `limit` (the run config's `llm_limit`) it is created on first use, or set to that limit;
+    without, one made beforehand (`prefect gcl create robustclap-llm --limit 4`) is used as it
+    is, and when there is none the limit is not requested at all."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        if limit is not None:
+            client.upsert_global_concurrency_limit_by_name(LLM_LIMIT, limit)
+            return True
+        try:
+            client.read_global_concurrency_limit_by_name(LLM_LIMIT)
+        except ObjectNotFound:
+            return False
+        return True
+
+
+def shard_runner(engine: LazyBackend, on_dask: bool, limited: bool = False) -> ShardRunner:
     """run_generate's shard runner in the flow: committed shards are counted here, every pending
     one is a generate-shard task (thread runner: one at a time, with the flow's engine; Dask:
-    all submitted at once to `engine`'s endpoint, launched only if there is work)."""
+    all submitted at once to `engine`'s endpoint, launched only if there is work); `limited`:
+    each task takes a slot of LLM_LIMIT."""
 
     def run(shards: list[Shard], gen: Generator, wanted: Wanted | set | None) -> None:
         shared = gen.cfg.cache_path() / layout.LLM_CACHE_FILE
@@ -120,7 +144,7 @@ def shard_runner(engine: LazyBackend, on_dask: bool) -> ShardRunner:
         if bar:
             bar.shards(len(pending))
         url = engine.url() if on_dask and pending else None
-        jobs = [ShardJob.of(gen, s, wanted, url) for s in pending]
+        jobs = [replace(ShardJob.of(gen, s, wanted, url), limited=limited) for s in pending]
 
         def named(job: ShardJob):
             return generate_shard.with_options(

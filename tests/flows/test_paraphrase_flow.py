@@ -55,10 +55,11 @@ def test_paraphrase_flow_publishes_versions_and_is_incremental(run_config, tmp_p
     assert set(cands[col.split]) == {"train", "test"}
     assert llm_calls(first) == int((cands[col.attempt] + 1).sum())
 
-    # unchanged rerun: no LLM call, a new version
+    # unchanged rerun: no LLM call, no new version (the latest is returned, unchanged)
     second = paraphrase_flow(str(cfg))
-    assert llm_calls(second) == 0 and second["version"] == 2
-    assert versions(tmp_path / "corpus" / "flowtest") == [1, 2]
+    assert llm_calls(second) == 0 and second["version"] == 1 and second["unchanged"]
+    assert not second["finetune_ready"]
+    assert versions(tmp_path / "corpus" / "flowtest") == [1]
 
     # one changed caption and one changed template: exactly the calls those changes need
     captions = (tmp_path / "captions.csv").read_text()
@@ -83,7 +84,8 @@ def test_paraphrase_flow_publishes_versions_and_is_incremental(run_config, tmp_p
     assert len(new_ids) == 1
     needed = cands3[(cands3[col.level] == 2) | cands3[col.caption_id].isin(new_ids)]
     assert llm_calls(third) == int((needed[col.attempt] + 1).sum())
-    assert (Path(third["path"]).parent / "latest").resolve().name == "v3"
+    assert not third["unchanged"]
+    assert (Path(third["path"]).parent / "latest").resolve().name == "v2"
     assert not [p for p in Path(third["path"]).parent.iterdir() if p.name.startswith(".")]
 
 
