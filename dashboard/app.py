@@ -12,10 +12,11 @@ from html import escape
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from robustclap.contracts.errors import RobustclapError
 from robustclap.dashboard import overview, page, queries, review, review_page
+from robustclap.dashboard.collection import corpora, index_page, is_corpus
 from robustclap.dashboard.corpus import check_corpus, list_versions, open_version
 from robustclap.dashboard.failures import bind, error_page
 from robustclap.dashboard.queries import Filters
@@ -49,8 +50,9 @@ def filters(params: dict[str, str]) -> Filters:
                    gate=gate, text=params.get("q") or None, page=_page(params.get("page")))
 
 
-def render(root: Path, params: dict[str, str]) -> str:
-    """The whole dashboard page for the given query parameters."""
+def render(root: Path, params: dict[str, str], home: bool = False) -> str:
+    """The whole dashboard page for the given query parameters (`home`: with a link to the
+    list of corpora it was opened from)."""
     v = open_version(root, _int(params.get("version")))
     compare = _int(params.get("compare"))
     f = filters(params)
@@ -64,6 +66,7 @@ def render(root: Path, params: dict[str, str]) -> str:
         r_total, r_rows = review.rejected_with_scores(con, v, f, f.limit, r_page * f.limit)
         gate_cfg = v.gate_config()
         parts = [
+            '<p><a id="all-corpora" href="../">all corpora</a></p>' if home else "",
             f"<h1>{escape(root.name)} corpus quality</h1>",
             page.filter_form(v.number, compare, list_versions(root), f, ALL_GATES,
                              queries.splits(con, v)),
@@ -90,7 +93,11 @@ def render(root: Path, params: dict[str, str]) -> str:
     return page.document(f"{root.name} v{v.number}", "".join(parts))
 
 
-def make_handler(root: Path) -> type[BaseHTTPRequestHandler]:
+def make_handler(root: Path, collection: bool = False) -> type[BaseHTTPRequestHandler]:
+    """Requests for one corpus at `root`, or (`collection`) for a folder of corpora: `/` lists
+    them and `/NAME/...` is corpus NAME's dashboard (its links are relative, so they stay
+    inside it)."""
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
             url = urlparse(self.path)
@@ -98,20 +105,42 @@ def make_handler(root: Path) -> type[BaseHTTPRequestHandler]:
                 self._send(HTTPStatus.OK, "ok", "text/plain")
                 return
             params = {k: v[-1] for k, v in parse_qs(url.query).items()}
-            if url.path == "/rejected.csv":
-                self._csv(params)
+            corpus, path = root, url.path
+            if collection:
+                found = corpora(root)
+                name, slash, rest = url.path.lstrip("/").partition("/")
+                if not name:
+                    self._send(HTTPStatus.OK, index_page(root, found))
+                    return
+                name = unquote(name)
+                if name not in found:
+                    self._send(HTTPStatus.NOT_FOUND, f"no corpus {name!r} in {root}",
+                               "text/plain")
+                    return
+                if not slash:  # /NAME -> /NAME/, so the page's relative links stay inside
+                    self._redirect(f"/{quote(name)}/" + (f"?{url.query}" if url.query else ""))
+                    return
+                corpus, path = found[name], "/" + rest
+            if path == "/rejected.csv":
+                self._csv(corpus, params)
                 return
-            if url.path != "/":
+            if path != "/":
                 self._send(HTTPStatus.NOT_FOUND, "not found", "text/plain")
                 return
             try:
-                body = render(root, params)
+                body = render(corpus, params, home=collection)
             except Exception as exc:  # noqa: BLE001 - every failure is a page (failures.py)
                 self._send(*error_page(exc))
                 return
             self._send(HTTPStatus.OK, body)
 
-        def _csv(self, params: dict[str, str]) -> None:
+        def _redirect(self, location: str) -> None:
+            self.send_response(HTTPStatus.MOVED_PERMANENTLY)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def _csv(self, root: Path, params: dict[str, str]) -> None:
             """Every filtered rejected row, streamed (HTTP/1.0: the end of the body is the
             end of the connection, so no length is needed up front)."""
             try:
@@ -147,9 +176,13 @@ def make_handler(root: Path) -> type[BaseHTTPRequestHandler]:
 
 
 def make_server(root: Path, host: str = "127.0.0.1", port: int = 8501) -> ThreadingHTTPServer:
-    """Bind (port 0 = any free port); check the corpus first so a typo fails at once."""
-    check_corpus(root)
-    server = bind(host, port, make_handler(Path(root)))
+    """Bind (port 0 = any free port); check the corpus (or that a folder of corpora holds
+    one) first so a typo fails at once."""
+    root = Path(root)
+    collection = root.is_dir() and not is_corpus(root) and bool(corpora(root))
+    if not collection:
+        check_corpus(root)
+    server = bind(host, port, make_handler(root, collection))
     server.daemon_threads = True
     return server
 

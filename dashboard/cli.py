@@ -11,11 +11,12 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command()
     def dashboard(
-        corpus_dir: Annotated[Path, typer.Argument(help="corpus folder holding v1, v2, ... (e.g. runs/corpus/NAME)")],
+        corpus_dir: Annotated[Path, typer.Argument(help="corpus folder holding v1, v2, ... (e.g. runs/corpus/NAME), or a folder of corpora (runs/corpus: lists them, each opens under /NAME/)")],
         port: Annotated[int, typer.Option(help="port (0 = any free port)")] = 8501,
         host: Annotated[str, typer.Option(help="address to bind; the default keeps it local")] = "127.0.0.1",
     ) -> None:
-        """Serve the quality dashboard of a published corpus until Ctrl-C."""
+        """Serve the quality dashboard of a published corpus (or of every corpus in a folder)
+        until Ctrl-C."""
         from robustclap.dashboard.app import make_server
 
         server = make_server(corpus_dir, host, port)

@@ -12,6 +12,7 @@ from pathlib import Path
 from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.layout import Version, versions
+from robustclap.dashboard.upgraded import upgraded
 from robustclap.flows.version_check import (
     BrokenVersion,
     check_version,
@@ -49,14 +50,16 @@ def check_corpus(root: Path) -> list[int]:
     if not found:
         have = versions(root)
         raise RobustclapError(
-            f"{root}: no published corpus versions (v1, v2, ...) found"
+            f"{root}: no published corpus versions (v1, v2, ...) found, nor corpus folders "
+            "holding them (NAME/v1, ...)"
             + (f"; broken or unreadable: {', '.join(f'v{v}' for v in have)}" if have else ""))
     return found
 
 
 def open_version(root: Path, number: int | None = None) -> Version:
     """The requested version, or the one `latest` points to (the newest valid one when
-    there is no `latest`); a BrokenVersion naming what is wrong for a broken one."""
+    there is no `latest`); a BrokenVersion naming what is wrong for a broken one. Tables of
+    an older schema are read through upgraded copies (dashboard/upgraded.py)."""
     root = Path(root)
     if not root.is_dir():
         raise RobustclapError(f"{root}: no such corpus folder")
@@ -69,7 +72,7 @@ def open_version(root: Path, number: int | None = None) -> Version:
                                     "not a vN folder")
             number = int(match.group(1))
     if number is None:
-        return Version(root, check_corpus(root)[-1])
+        return upgraded(Version(root, check_corpus(root)[-1]))
     if number not in versions(root):
         raise RobustclapError(f"{root}: no version v{number} (have {list_versions(root)})")
     problems = _problems(root, number)
@@ -77,4 +80,4 @@ def open_version(root: Path, number: int | None = None) -> Version:
         verify_version(layout.version_dir(root, number))  # raises with the contract's wording
         raise BrokenVersion(f"corpus version {layout.version_dir(root, number)} is broken: "
                             + "; ".join(problems))
-    return Version(root, number)
+    return upgraded(Version(root, number))  # older tables: readable copies (upgraded.py)

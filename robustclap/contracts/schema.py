@@ -451,6 +451,12 @@ def _checked(spec: TableSpec, path: str | Path) -> tuple[dict[bytes, bytes], dic
     return meta, defaults
 
 
+def read_defaults(spec: TableSpec, path: str | Path) -> dict[str, Any]:
+    """The columns `read_table` fills in for this file (empty: it reads as it is), after the
+    same checks; a file from a newer robustclap is refused here."""
+    return _checked(spec, path)[1]
+
+
 def check_file(spec: TableSpec, path: str | Path) -> dict[bytes, bytes]:
     """Refuse a file that is not this table or is of a schema version this robustclap cannot
     read (an older version it wrote is fine: readers upgrade it)."""
