@@ -29,6 +29,15 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "robustclap"
 
 
+class LevelSampling(BaseModel):
+    """Per-level overrides of `sampling` and `candidates` (unset fields keep the run's)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    candidates: int | None = Field(None, ge=1, le=64)
+
+
 class GenerateConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -46,6 +55,10 @@ class GenerateConfig(BaseModel):
     # errors of level 1 cannot leak into level 2. "level1" paraphrases the level-1 output.
     level2_source: Literal["original", "level1"] = "original"
     sampling: Sampling = Sampling()
+    # Per level, over `sampling`/`candidates`; a packaged model's measured per-level sampling
+    # comes first unless `model_sampling` is false (pipeline/level_sampling.py, in manifests).
+    level_sampling: dict[int, LevelSampling] = {}
+    model_sampling: bool = True
     max_attempts: int = Field(3, ge=1, le=20)
     # Regeneration rounds show the model its rejected rewrite and what the gate found in it.
     feedback: bool = True
@@ -66,6 +79,13 @@ class GenerateConfig(BaseModel):
         if not v or any(lv not in (1, 2) for lv in v):
             raise ValueError("levels must be a non-empty subset of [1, 2]")
         return sorted(set(v))
+
+    @field_validator("level_sampling")
+    @classmethod
+    def _level_keys(cls, v: dict[int, LevelSampling]) -> dict[int, LevelSampling]:
+        if any(lv not in (1, 2) for lv in v):
+            raise ValueError("level_sampling keys must be levels 1 or 2")
+        return v
 
     @field_serializer("api_key")
     def _no_secret(self, value: SecretStr | None) -> None:

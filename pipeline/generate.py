@@ -34,6 +34,7 @@ from robustclap.contracts.schema import (
 from robustclap.contracts.schema import write_table as write_parquet
 from robustclap.pipeline.cache import ResponseCache, cache_key
 from robustclap.pipeline.config import GenerateConfig
+from robustclap.pipeline.level_sampling import level_plans
 from robustclap.pipeline.llm.model_ref import ModelRef
 from robustclap.pipeline.llm.types import Backend, LLMRequest, LLMResponse
 from robustclap.pipeline.parse import REPLY_SCHEMA, parse_reply
@@ -115,19 +116,27 @@ class Generator:
         self.templates: dict[int, PromptTemplate] = {
             lv: load_template(lv, cfg.prompt_dir) for lv in cfg.levels
         }
-        self.sampling_json = cfg.sampling.model_dump_json()
+        # sampling and candidates per level (the model's measured defaults, then the config's)
+        self.plans = level_plans(cfg, model.reference)
+        self.sampling_json = {lv: p.sampling.model_dump_json() for lv, p in self.plans.items()}
         self.schema = REPLY_SCHEMA if cfg.structured_output else None
         self.stats = Stats()
 
     # -- identity -------------------------------------------------------------------------
     def config_key(self) -> str:
         """Everything besides the captions that decides a shard's content."""
+        uniform = all(p.sampling == self.cfg.sampling and p.candidates == self.cfg.candidates
+                      for p in self.plans.values())
+        # runs with one sampling for all levels keep the keys they had before per-level plans
+        per_level = {} if uniform else {"plans": {lv: (self.sampling_json[lv], p.candidates)
+                                                  for lv, p in self.plans.items()}}
         return cache_key(
             model=self.model_name, revision=self.model_revision,
             prompts={lv: t.version for lv, t in self.templates.items()},
-            sampling=self.sampling_json, candidates=self.cfg.candidates, levels=self.cfg.levels,
-            level2_source=self.cfg.level2_source, attempts=self.cfg.max_attempts,
-            structured=self.cfg.structured_output, round=self.round,
+            sampling=self.cfg.sampling.model_dump_json(), candidates=self.cfg.candidates,
+            levels=self.cfg.levels, level2_source=self.cfg.level2_source,
+            attempts=self.cfg.max_attempts, structured=self.cfg.structured_output,
+            round=self.round, **per_level,
         )
 
     def _request_key(self, item: Item, attempt: int) -> tuple[str, int]:
@@ -136,17 +145,18 @@ class Generator:
         key = cache_key(
             text=item.input_text, level=item.level,
             prompt=self.templates[item.level].version, model=self.model_name,
-            revision=self.model_revision, sampling=self.sampling_json, seed=seed,
+            revision=self.model_revision, sampling=self.sampling_json[item.level], seed=seed,
             attempt=attempt, schema=self.schema, **extra,
         )
         return key, seed
 
     # -- one shard --------------------------------------------------------------------------
     def run_shard(self, captions: list[dict], wanted: set[tuple[str, int]] | None) -> list[dict]:
-        n, first = self.cfg.candidates, self.round * self.cfg.candidates
+        n = {lv: p.candidates for lv, p in self.plans.items()}  # candidates of each round
         items = [
             Item(c, lv, k, **_feedback_of(wanted, c[col.caption_id], lv))
-            for c in captions for lv in self.cfg.levels for k in range(first, first + n)
+            for c in captions for lv in self.cfg.levels
+            for k in range(self.round * n[lv], (self.round + 1) * n[lv])
             if wanted is None or (c[col.caption_id], lv) in wanted
         ]
         if self.cfg.level2_source == "level1" and 1 in self.cfg.levels:
@@ -194,8 +204,8 @@ class Generator:
             self.stats.cache_hits += len(results)
             if misses:
                 reqs = [
-                    LLMRequest(self._messages(keyed[i][0]), self.cfg.sampling, keyed[i][2],
-                               self.schema)
+                    LLMRequest(self._messages(keyed[i][0]),
+                               self.plans[keyed[i][0].level].sampling, keyed[i][2], self.schema)
                     for i in misses
                 ]
 
@@ -242,7 +252,7 @@ class Generator:
             col.raw_reply: raw if text is None else None,
             col.model: self.model_name, col.model_revision: self.model_revision,
             col.prompt_version: self.templates[item.level].version,
-            col.sampling: self.sampling_json, col.seed: seed, col.attempt: attempt,
+            col.sampling: self.sampling_json[item.level], col.seed: seed, col.attempt: attempt,
             col.finish_reason: res.finish_reason if res else None,
             col.prompt_tokens: res.prompt_tokens if res else 0,
             col.completion_tokens: res.completion_tokens if res else 0,

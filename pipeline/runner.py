@@ -29,6 +29,7 @@ from robustclap.pipeline.generate import (
     summarize_output,
 )
 from robustclap.pipeline.ingest import ColumnMapping, IngestResult, ingest
+from robustclap.pipeline.level_sampling import LevelPlan, level_plans
 from robustclap.pipeline.llm.model_ref import ModelRef, resolve_generate_model
 from robustclap.pipeline.llm.types import Backend, EndpointUnavailable
 
@@ -161,12 +162,15 @@ def run_generate(
     model = model or resolve_generate_model(cfg)
     revision = model.revision
     run_id = new_run_id()
-    n_items = _count_items(result.captions, cfg, wanted)
+    plans = level_plans(cfg, model.reference)
+    n_items = _count_items(result.captions, cfg, wanted, plans)
     manifest: dict = {
         "run_id": run_id, "status": "running", "input": str(input_path),
         "output": str(out), "model": cfg.model, "model_revision": revision,
         "backend": cfg.backend, "round": round_, "ingest": ingested.to_dict(),
         "config": json.loads(cfg.model_dump_json()), "versions": versions(),
+        # what each level was asked with: temperature, top_p, max_tokens, candidates, origin
+        "levels": {lv: p.to_dict() for lv, p in plans.items()},
     }
     cache = ResponseCache(cfg.cache_path() / layout.LLM_CACHE_FILE)
     progress_cm = progress_factory(n_items) if progress_factory else contextlib.nullcontext(None)
@@ -233,11 +237,12 @@ def _stats(gen: Generator, run: dict, started: float, finished: float,
     )
 
 
-def _count_items(captions: pd.DataFrame, cfg: GenerateConfig, wanted: set | None) -> int:
+def _count_items(captions: pd.DataFrame, cfg: GenerateConfig, wanted: set | None,
+                 plans: dict[int, LevelPlan]) -> int:
     if wanted is None:
-        return len(captions) * len(cfg.levels) * cfg.candidates
+        return len(captions) * sum(plans[lv].candidates for lv in cfg.levels)
     ids = set(captions[col.caption_id])
-    return sum(1 for cid, lv in wanted if cid in ids and lv in cfg.levels) * cfg.candidates
+    return sum(plans[lv].candidates for cid, lv in wanted if cid in ids and lv in cfg.levels)
 
 
 def _read_regenerate(path: str | Path) -> dict[tuple[str, int], tuple[str | None, str | None]]:
