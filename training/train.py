@@ -28,7 +28,7 @@ from torch import nn
 from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.stage import StageStats
-from robustclap.training import checkpoint, dist
+from robustclap.training import checkpoint, dist, two_tower
 from robustclap.training.config import TrainConfig, load_config, resume_fingerprint
 from robustclap.training.data import build_training_view, read_captions, read_corpus
 from robustclap.training.loader import Batch, BatchStream, EpochBatches, ExampleDataset
@@ -40,7 +40,7 @@ from robustclap.training.model import (
     apply_lora,
     clamp_logit_scale,
     export,
-    load_clap,
+    load_model,
     pack_texts,
 )
 from robustclap.training.run_stats import train_stats
@@ -62,14 +62,27 @@ def warmup_cosine(warmup: int, total: int, min_ratio: float):
     return factor
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """No weight decay on biases, norms and the logit scale (the open_clip rule)."""
-    decay, no_decay = [], []
+def param_groups(model: nn.Module, weight_decay: float, lr: float | None = None,
+                 pretrained_lr_scale: float = 1.0) -> list[dict[str, Any]]:
+    """No weight decay on biases, norms and the logit scale (the open_clip rule). A model
+    that names its pretrained parameters (the two-tower kind, whose heads are new) gets them
+    in groups of their own at lr * pretrained_lr_scale."""
+    pretrained = (model.pretrained_parameters() if hasattr(model, "pretrained_parameters")
+                  and pretrained_lr_scale != 1.0 else set())
+    groups: dict[tuple[bool, bool], list] = {}
     for name, p in model.named_parameters():
         if p.requires_grad:
-            (no_decay if p.ndim < 2 or "logit_scale" in name else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0}]
+            no_decay = p.ndim < 2 or "logit_scale" in name
+            groups.setdefault((name in pretrained, no_decay), []).append(p)
+    out = []
+    for (pre, no_decay), params in sorted(groups.items()):
+        group = {"params": params, "weight_decay": 0.0 if no_decay else weight_decay}
+        if pre:
+            if lr is None:
+                raise ValueError("param_groups: pretrained_lr_scale needs lr")
+            group["lr"] = lr * pretrained_lr_scale
+        out.append(group)
+    return out
 
 
 def adamw(groups: list[dict[str, Any]], lr: float, betas: tuple[float, float] = (0.9, 0.999),
@@ -133,7 +146,7 @@ class Run:
     device: torch.device
     bf16: bool
     autocast: Any  # torch.autocast on GPU, a no-op context on CPU
-    bundle: Any  # the CLAP model, its tokenizer and audio front end (model.load_clap)
+    bundle: Any  # the CLAP model, its tokenizer and audio front end (model.load_model)
     net: nn.Module  # the dual encoder, wrapped in DDP on several processes
     trainable: int
     view: Any  # the guarded training view (data.build_training_view)
@@ -205,7 +218,8 @@ def _setup(cfg: TrainConfig, info: dist.Dist, device: torch.device, resume: bool
     loss_fn = MultiViewClipLoss({1: cfg.loss.lambda_p1, 2: cfg.loss.lambda_p2},
                                 tuple(cfg.loss.pairs), info.rank, info.world_size)
     o = cfg.optim
-    optimizer = adamw(param_groups(bundle.model, o.weight_decay), o.lr, o.betas, o.eps)
+    optimizer = adamw(param_groups(bundle.model, o.weight_decay, o.lr, o.pretrained_lr_scale),
+                      o.lr, o.betas, o.eps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, warmup_cosine(o.warmup_steps, max_steps, o.min_lr_ratio))
     step, epoch, next_batch = 0, 0, 0
@@ -243,12 +257,27 @@ def _precision(cfg: TrainConfig, device: torch.device) -> tuple[bool, Any]:
 def _build_model(cfg: TrainConfig, info: dist.Dist, device: torch.device
                  ) -> tuple[Any, nn.Module, int]:
     """CLAP with one learnable logit scale, optional freezing and LoRA, DDP on several
-    processes; returns (bundle, net, trainable parameter count)."""
-    bundle = load_clap(cfg.model, cfg.audio.truncation, cfg.audio.padding)
-    apply_freezing(bundle.model, cfg.freeze)
+    processes; returns (bundle, net, trainable parameter count). The two-tower kind is built
+    from its packages (heads seeded by cfg.seed) or loaded from its export."""
+    two = two_tower.is_two_tower(cfg.model)
+    if two and cfg.lora is not None:
+        raise RobustclapError("lora: not supported for the two-tower model (its text tower "
+                              "is small enough to fine-tune; freeze.text_layers limits it)")
+    spec = two_tower.TwoTowerSpec(cfg.freeze.audio, cfg.two_tower.projection_dim,
+                                  cfg.two_tower.max_seconds)
+    bundle = load_model(cfg.model, cfg.audio.truncation, cfg.audio.padding, spec, cfg.seed)
+    if two:
+        if bundle.model.spec.audio_frozen != cfg.freeze.audio:
+            raise RobustclapError(
+                f"{cfg.model} was trained with freeze.audio={bundle.model.spec.audio_frozen}; "
+                f"the config says {cfg.freeze.audio}")
+        two_tower.freeze_two_tower(bundle.model, cfg.freeze)
+    else:
+        apply_freezing(bundle.model, cfg.freeze)
     if cfg.lora is not None:
         bundle.model = apply_lora(bundle.model, cfg.lora, cfg.freeze)
-    net: nn.Module = DualEncoder(bundle.model, cfg.freeze.audio).to(device).train()
+    # the two-tower model keeps its own frozen parts in eval mode (and its heads train)
+    net: nn.Module = DualEncoder(bundle.model, cfg.freeze.audio and not two).to(device).train()
     trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
     if trainable == 0:
         raise RobustclapError("the configuration freezes every parameter: nothing to train")

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from robustclap.bench.benchmarks.method import goals, markdown
-from robustclap.training.scenes.experiment import KINDS, MULTI, PLAIN
+from robustclap.training.scenes.experiment import BEFORE, KINDS, METRICS, MULTI, PLAIN
 
 
 def _default(field: pa.Field, value):
@@ -67,8 +67,9 @@ def scenes_dir(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     return out
 
 
+@pytest.mark.parametrize("clap", ["tiny", "two-tower"])
 def test_bench_method_smoke_writes_table_plot_and_goals(scenes_dir: Path, shared_data: Path,
-                                                          tmp_path: Path) -> None:
+                                                          tmp_path: Path, clap: str) -> None:
     import torch
 
     from robustclap.bench.benchmarks.method import SETTINGS, UNGATED, run
@@ -77,7 +78,7 @@ def test_bench_method_smoke_writes_table_plot_and_goals(scenes_dir: Path, shared
     torch.set_num_threads(1)  # a busy 2-core machine: the second OpenMP thread spin-waits
     try:
         res = run(tmp_path / "work", size="smoke", scenes_dir=scenes_dir,
-                  results_dir=tmp_path / "results", data_dir=shared_data)
+                  results_dir=tmp_path / "results", data_dir=shared_data, clap=clap)
     finally:
         torch.set_num_threads(threads)
     assert res.error is None
@@ -87,25 +88,34 @@ def test_bench_method_smoke_writes_table_plot_and_goals(scenes_dir: Path, shared
     assert 0 < data["queries"]["llm_level1"] <= 8  # the fake gate dropped some
     assert data["train_scenes_with_level1"] > 0
     assert data["train_paraphrases_ungated"] >= data["train_paraphrases"]
+    assert data["zero_shot_clips"]["all"] == 24
     summary = res.metrics["summary"]
-    assert set(summary) == set(SETTINGS) | set(UNGATED)
+    before = set(BEFORE) if clap == "two-tower" else set()
+    assert set(summary) == set(SETTINGS) | set(UNGATED) | before
     for entry in summary.values():
         mean, std = entry["retrieval"]["original"]["R@1"]
         assert 0.0 <= mean <= 1.0 and std == 0.0  # one seed at smoke size
         assert "reworded" in entry["drop"] and "llm" in entry["drop"]
-    md = (tmp_path / "results" / "method-smoke.md").read_text()
+        assert 0.0 <= entry["zero_shot"]["top1_all"][0] <= 1.0
+    stem = "method-smoke" if clap == "two-tower" else "method-tiny-smoke"
+    md = (tmp_path / "results" / f"{stem}.md").read_text()
     for name in summary:  # one retrieval row per kind, one drop row per paraphrase kind
         assert md.count(f"| {name} | original |") == 1
         assert md.count(f"| {name} | reworded |") == 2
-    assert (tmp_path / "results" / "method-smoke.png").read_bytes()[:4] == b"\x89PNG"
-    saved = json.loads((tmp_path / "results" / "method-smoke.json").read_text())
-    assert len(saved["runs"][PLAIN]) == 1 and len(saved["goals"]) == len(res.goals) == 6
+    assert "## Zero-shot ESC-50" in md
+    assert (tmp_path / "results" / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
+    saved = json.loads((tmp_path / "results" / f"{stem}.json").read_text())
+    # per setting (multi-view, ungated): 2 drop ratios, original R@1, zero-shot; two-tower:
+    # also the plain original R@1 floor and the number of LLM queries
+    n_goals = 8 + (2 if clap == "two-tower" else 0)
+    assert len(saved["runs"][PLAIN]) == 1 and len(saved["goals"]) == len(res.goals) == n_goals
+    assert saved["params"]["corpus"]["accepted"] > 0
     assert "## Goals" in md
 
 
 def test_markdown_rows_and_goals_from_a_summary() -> None:
     def stat(x: float) -> dict:
-        return {m: (x, 0.01) for m in ("R@1", "R@5", "mAP@10")}
+        return {m: (x, 0.01) for m in METRICS}
 
     summary = {
         PLAIN: {"retrieval": {k: stat(0.4) for k in KINDS},

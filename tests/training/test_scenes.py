@@ -179,9 +179,9 @@ def test_relative_drop_and_retrieval() -> None:
     text = np.array([[1.0, 0, 0], [0, 0.2, 0.9], [0, 0, 1.0]])
     m = text_to_audio(audio, text, [0, 1, 2])
     assert m["R@1"] == pytest.approx(2 / 3) and m["R@5"] == 1.0
-    d = relative_drop({"R@1": 0.5, "R@5": 1.0, "mAP@10": 0.0},
-                      {"R@1": 0.25, "R@5": 1.0, "mAP@10": 0.0})
-    assert d == {"R@1": 0.5, "R@5": 0.0, "mAP@10": None}
+    d = relative_drop({"R@1": 0.5, "R@5": 1.0, "R@10": 1.0, "mAP@10": 0.0},
+                      {"R@1": 0.25, "R@5": 1.0, "R@10": 0.5, "mAP@10": 0.0})
+    assert d == {"R@1": 0.5, "R@5": 0.0, "R@10": 0.5, "mAP@10": None}
 
 
 def test_scenes_command_bad_input_is_one_line(tmp_path: Path) -> None:

@@ -157,7 +157,8 @@ def build_scenes(data_dir: str | Path, out: str | Path, n_train: int = 3000, n_t
     return SceneSet(out, scenes, para_dir / "scenes.csv", cfg_path, counts)
 
 
-def load_segments_for(data_dir: str | Path, seed: int = 0) -> dict[str, Segment]:
-    """The event segments the scenes were composed from (to render them again)."""
-    segments, _ = load_segments(list_sources(data_dir, seed))
+def load_segments_for(data_dir: str | Path, seed: int = 0, sr: int = SAMPLE_RATE
+                      ) -> dict[str, Segment]:
+    """The event segments the scenes were composed from (to render them again, at `sr`)."""
+    segments, _ = load_segments(list_sources(data_dir, seed), sr)
     return segments

@@ -132,14 +132,14 @@ def sample_scene(scene_id: str, split: str, by_class: dict[str, list[Segment]],
                           "(event segments too long?)")
 
 
-def render(scene: Scene, segments: dict[str, Segment]) -> np.ndarray:
-    """The scene's waveform (mono float32, SAMPLE_RATE): each repeat of each event added at
-    its onset, the mix scaled down if it would clip."""
-    out = np.zeros(int(round(scene.duration_s * SAMPLE_RATE)), dtype=np.float32)
+def render(scene: Scene, segments: dict[str, Segment], sr: int = SAMPLE_RATE) -> np.ndarray:
+    """The scene's waveform (mono float32 at `sr`, the rate `segments` were cut at): each
+    repeat of each event added at its onset, the mix scaled down if it would clip."""
+    out = np.zeros(int(round(scene.duration_s * sr)), dtype=np.float32)
     for e in scene.events:
         wave = segments[e.source].wave * e.gain
         for onset in e.onsets_s:
-            i = int(round(onset * SAMPLE_RATE))
+            i = int(round(onset * sr))
             j = min(len(out), i + len(wave))
             out[i:j] += wave[: j - i]
     peak = float(np.max(np.abs(out)))

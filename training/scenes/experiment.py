@@ -1,6 +1,11 @@
 """The comparison of issue 18: the same scene CLAP, steps, batches and seeds, trained with the
 plain CLAP loss (λ = 0), the multi-view loss (λ1 = λ2 = 1), and each paraphrase level alone;
-text->audio retrieval for every query kind and the relative paraphrase drop.
+text->audio retrieval for every query kind and the relative paraphrase drop, and zero-shot
+ESC-50 classification.
+
+Two CLAPs (`clap`): "two-tower" (issue 24: pretrained aisfx audio CNN, frozen, its embeddings
+cached; all-MiniLM-L6-v2 text tower fine-tuned; new heads) and "tiny" (issue 18: transformers'
+ClapModel at tiny sizes, from scratch).
 
 relative drop of kind K = (original - K) / original, both on the captions that have a K query.
 "llm" pools the level-1 and level-2 LLM paraphrases (each against its own caption).
@@ -15,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from robustclap.training.scenes import zero_shot
 from robustclap.training.scenes.features import read_scenes, scene_features
 from robustclap.training.scenes.fit import (
     FitConfig,
@@ -43,7 +49,10 @@ SETTINGS: dict[str, tuple[dict[int, float], str]] = {
 # ablation: the same multi-view loss on every paraphrase the LLM wrote, before the gates
 UNGATED = {"multi-view, ungated views (λ1=λ2=1)": ({1: 1.0, 2: 1.0}, "ungated")}
 PLAIN, MULTI = "plain CLAP (λ=0)", "multi-view (λ1=λ2=1)"
-METRICS = ("R@1", "R@5", "mAP@10")
+# the two-tower model before any training (random heads): the zero-shot "before" reference
+BEFORE = {"before fine-tuning (random heads)": ({1: 0.0, 2: 0.0}, "none")}
+METRICS = ("R@1", "R@5", "R@10", "mAP@10")
+CLAPS = ("two-tower", "tiny")
 KINDS = ("original", "llm", "llm_level1", "llm_level2", "reworded")
 
 
@@ -55,20 +64,27 @@ class Prepared:
     queries: dict[str, QuerySet]
     tokenizer: object
     stats: dict
+    clap: str = "tiny"
+    zero_shot: zero_shot.ZeroShotSet | None = None
 
 
 def prepare(scenes_dir: str | Path, data_dir: str | Path | None,
             corpus: pd.DataFrame | None = None, max_train: int | None = None,
-            max_test: int | None = None, raw: pd.DataFrame | None = None) -> Prepared:
-    """Training examples (with paraphrases), test features and queries, the tokenizer.
-    `corpus`: the gated paraphrases (default: the published corpus); `raw`: every LLM
-    paraphrase (default: the published version's candidates)."""
+            max_test: int | None = None, raw: pd.DataFrame | None = None,
+            clap: str = "tiny", max_zero_shot: int | None = None) -> Prepared:
+    """Training examples (with paraphrases), test features and queries, the tokenizer, the
+    zero-shot clips (when `data_dir` is given). `corpus`: the gated paraphrases (default: the
+    published corpus); `raw`: every LLM paraphrase (default: the published version's
+    candidates); `clap`: which model's front end and tokenizer (CLAPS)."""
+    if clap not in CLAPS:
+        raise ValueError(f"clap must be one of {CLAPS}, got {clap!r}")
     scenes = read_scenes(scenes_dir)
     corpus = load_corpus(scenes_dir) if corpus is None else corpus
     raw = ungated(scenes_dir) if raw is None else raw
     train = [s for s in scenes if s.split == "train"][:max_train]
     test = [s for s in scenes if s.split == "test"][:max_test]
-    feats = scene_features(scenes_dir, train + test, scene_frontend(), None, data_dir)
+    frontend = scene_frontend() if clap == "tiny" else _two_tower_frontend()
+    feats = scene_features(scenes_dir, train + test, frontend, None, data_dir)
     paras = accepted_by_text(corpus, "train")
     p1 = [paras.get((s.caption, 1), ()) for s in train]
     p2 = [paras.get((s.caption, 2), ()) for s in train]
@@ -90,9 +106,39 @@ def prepare(scenes_dir: str | Path, data_dir: str | Path | None,
         "queries": {k: len(q.texts) for k, q in queries.items()},
     }
     captions = [s.caption for s in train]
+    tokenizer = build_tokenizer(texts) if clap == "tiny" else _minilm_tokenizer()
+    zs = (zero_shot.esc50_set(scenes_dir, data_dir, frontend, max_zero_shot)
+          if data_dir is not None else None)
+    if zs is not None:
+        stats["zero_shot_clips"] = {"all": int(len(zs.labels)),
+                                    "test_sources": int(zs.test_source.sum()),
+                                    "classes": len(zs.classes)}
     return Prepared(TrainSet(feats[:len(train)], captions, p1, p2),
                     TrainSet(feats[:len(train)], captions, r1, r2),
-                    feats[len(train):], queries, build_tokenizer(texts), stats)
+                    feats[len(train):], queries, tokenizer, stats, clap, zs)
+
+
+def _two_tower_frontend():
+    from robustclap.training.two_tower import TwoTowerSpec, frontend_for
+
+    return frontend_for(TwoTowerSpec())
+
+
+def _minilm_tokenizer():
+    from transformers import AutoTokenizer
+
+    from robustclap.training.two_tower import minilm_folder
+
+    return AutoTokenizer.from_pretrained(str(minilm_folder()))
+
+
+def build_model(prep: Prepared, seed: int):
+    """A fresh model of the prepared kind; the seed fixes every random initialisation."""
+    if prep.clap == "tiny":
+        return build_scene_clap(prep.tokenizer, seed)
+    from robustclap.training.two_tower import TwoTowerSpec, build_two_tower
+
+    return build_two_tower(TwoTowerSpec(), seed)
 
 
 def relative_drop(orig: dict[str, float], para: dict[str, float]) -> dict[str, float | None]:
@@ -114,15 +160,19 @@ def evaluate(bundle, prep: Prepared) -> dict:
         if kind != "original":  # the originals of the same captions (test captions are unique)
             base = text_to_audio(audio, orig_emb[q.target], q.target)
             out["drop"][kind] = relative_drop(base, out["retrieval"][kind])
+    if prep.zero_shot is not None:
+        zs = prep.zero_shot
+        out["zero_shot"] = zero_shot.scores(embed_audio(bundle, zs.features),
+                                            embed_text(bundle, zero_shot.prompts(zs)), zs)
     return out
 
 
 def run_setting(prep: Prepared, lambdas: dict[int, float], views: str, cfg: FitConfig,
                 seed: int) -> dict:
     start = time.perf_counter()
-    bundle = build_scene_clap(prep.tokenizer, seed)
-    data = prep.train if views == "gated" else prep.train_ungated
-    losses = fit(bundle, data, lambdas, cfg, seed)
+    bundle = build_model(prep, seed)
+    data = prep.train if views != "ungated" else prep.train_ungated
+    losses = fit(bundle, data, lambdas, cfg, seed) if views != "none" else [None]
     result = evaluate(bundle, prep)
     result.update(seed=seed, first_loss=losses[0], last_loss=losses[-1],
                   seconds=round(time.perf_counter() - start, 1))
@@ -147,6 +197,9 @@ def summarize(runs: dict[str, list[dict]]) -> dict:
                 if all(kind in r[part] for r in results):
                     entry[part][kind] = {m: _mean_std([r[part][kind][m] for r in results])
                                          for m in METRICS}
+        if all("zero_shot" in r for r in results):
+            entry["zero_shot"] = {m: _mean_std([r["zero_shot"][m] for r in results])
+                                  for m in ("top1_all", "top1_test_sources")}
         out[name] = entry
     return out
 
@@ -162,5 +215,6 @@ def compare(settings: dict[str, tuple[dict[int, float], str]], prep: Prepared, c
             if log is not None:
                 log(f"{name} seed {seed}: original R@1 "
                     f"{r['retrieval']['original']['R@1']:.3f}, llm drop "
-                    f"{(r['drop'].get('llm') or {}).get('R@1')}, {r['seconds']} s")
+                    f"{(r['drop'].get('llm') or {}).get('R@1')}, zero-shot "
+                    f"{(r.get('zero_shot') or {}).get('top1_all')}, {r['seconds']} s")
     return runs, summarize(runs)

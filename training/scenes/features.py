@@ -2,7 +2,9 @@
 
 Rendering and the mel transform take longer than a training step of the tiny model, and every
 setting and seed of the benchmark sees the same scenes; so they are computed once per (scene
-set, front end) and stored as float16 (`features/KEY.npy`), KEY a hash of both.
+set, front end) and stored (`features/KEY.npy`, KEY a hash of both): log-mels as float16,
+the frozen aisfx tower's embeddings (its front end's features) as float32. Scenes are rendered
+at the front end's own rate (16 kHz for the tiny CLAP, 44.1 kHz for aisfx).
 """
 
 from __future__ import annotations
@@ -42,16 +44,16 @@ def _key(scenes: list[Scene], frontend: AudioFrontEnd) -> str:
     h = hashlib.sha256()
     for s in scenes:
         h.update(f"{s.scene_id}\x1f{s.duration_s}\x1f{s.events_json()}\n".encode())
-    h.update(json.dumps([frontend.truncation, frontend.padding, frontend.extractor.to_dict()],
-                        sort_keys=True, default=str).encode())
+    h.update(frontend.cache_key.encode())
     return h.hexdigest()[:16]
 
 
 def scene_features(scenes_dir: str | Path, scenes: list[Scene], frontend: AudioFrontEnd,
                    segments: dict[str, Segment] | None, data_dir: str | Path | None = None
                    ) -> np.ndarray:
-    """(N, 1, frames, mels) float16 features of `scenes` (in order), from the cache or
-    rendered now (then `segments`, or `data_dir` to load them, is needed)."""
+    """Features of `scenes` (in order; (N, 1, frames, mels) float16 log-mels, or (N, 512)
+    float32 frozen-tower embeddings), from the cache or rendered now (then `segments` cut at
+    the front end's rate, or `data_dir` to load them, is needed)."""
     scenes_dir = Path(scenes_dir)
     every = read_scenes(scenes_dir)
     path = scenes_dir / "features" / f"{_key(every, frontend)}.npy"
@@ -67,10 +69,11 @@ def scene_features(scenes_dir: str | Path, scenes: list[Scene], frontend: AudioF
 
         if data_dir is None:
             raise ValueError("features are not cached: pass segments or data_dir")
-        segments = load_segments_for(data_dir)
+        segments = load_segments_for(data_dir, sr=frontend.sampling_rate)
     rng = np.random.default_rng(0)  # no crop happens: scenes are at most the 10 s window
-    feats = np.stack([frontend.features(render(s, segments), rng)[0] for s in every]
-                     ).astype(np.float16)
+    sr = frontend.sampling_rate
+    feats = np.stack([frontend.features(render(s, segments, sr), rng)[0] for s in every])
+    feats = feats.astype(np.float16 if feats.ndim > 2 else np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
     os.close(fd)

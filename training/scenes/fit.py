@@ -26,7 +26,7 @@ from robustclap.training.train import adamw, encode_batch, param_groups, warmup_
 
 @dataclass
 class TrainSet:
-    features: np.ndarray  # (N, 1, frames, mels), float16 or float32
+    features: np.ndarray  # (N, 1, frames, mels) log-mels, or (N, 512) frozen-tower embeddings
     captions: list[str]
     p1: list[tuple[str, ...]]  # accepted level-1 paraphrases of each caption (may be empty)
     p2: list[tuple[str, ...]]
@@ -37,6 +37,8 @@ class FitConfig:
     steps: int = 300
     batch_size: int = 32
     lr: float = 1e-3
+    pretrained_lr_scale: float = 1.0  # lr multiplier for a two-tower model's pretrained towers
+    frozen_text_layers: int = 0  # the text tower's first N layers (and embeddings when N > 0)
     weight_decay: float = 0.01
     warmup_steps: int = 20
     clip_grad_norm: float = 1.0
@@ -64,10 +66,14 @@ def fit(bundle: ClapBundle, data: TrainSet, lambdas: dict[int, float], cfg: FitC
     """Train `bundle.model` in place for cfg.steps; returns the loss of every step."""
     torch.manual_seed(seed)  # dropout
     model = bundle.model
+    if cfg.frozen_text_layers:
+        model.text_model.embeddings.requires_grad_(False)
+        for layer in model.text_model.encoder.layer[: cfg.frozen_text_layers]:
+            layer.requires_grad_(False)
     net = DualEncoder(model).train()
     levels = [k for k in (1, 2) if lambdas.get(k, 0.0) > 0]
     loss_fn = MultiViewClipLoss(lambdas)
-    opt = adamw(param_groups(model, cfg.weight_decay), cfg.lr)
+    opt = adamw(param_groups(model, cfg.weight_decay, cfg.lr, cfg.pretrained_lr_scale), cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, warmup_cosine(cfg.warmup_steps, cfg.steps, 0.05))
     order = EpochBatches(len(data.captions), cfg.batch_size, seed)

@@ -13,6 +13,7 @@ captions that have a query of that kind, against that kind's queries.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,3 +94,27 @@ def load_corpus(scenes_dir: str | Path) -> pd.DataFrame:
             f"`robustclap run {Path(scenes_dir) / 'paraphrase.yaml'}` (or `robustclap scenes` "
             "without --no-paraphrase) first")
     return read_corpus(path)
+
+
+def corpus_identity(scenes_dir: str | Path) -> dict:
+    """What made the published corpus: version, gate version(s), LLM(s) and prompt versions,
+    accepted and candidate counts (the benchmark records them beside its results)."""
+    from robustclap.contracts.schema import CANDIDATES, read_dir
+
+    path = published_corpus(scenes_dir)
+    if path is None:
+        raise RobustclapError(f"no published paraphrase corpus under {scenes_dir}")
+    accepted = load_corpus(scenes_dir)
+    cands = read_dir(CANDIDATES, path / layout.CANDIDATES_DIR).to_pandas()
+    man_file = path / layout.MANIFEST_FILE
+    manifest = json.loads(man_file.read_text()) if man_file.is_file() else {}
+    return {"path": str(path), "version": manifest.get("version"),
+            "created": manifest.get("created"),
+            "gate_versions": sorted({str(v) for v in accepted[c.gate_version].dropna()}),
+            "models": sorted({str(v) for v in cands[c.model].dropna()}),
+            "prompt_versions": sorted({f"L{lv}:{pv}" for lv, pv in
+                                       zip(cands[c.level], cands[c.prompt_version], strict=True)
+                                       if isinstance(pv, str)}),
+            "candidates": int(len(cands)), "accepted": int(len(accepted)),
+            "accepted_by_split_level": {f"{sp}/L{lv}": int(n) for (sp, lv), n in
+                                        accepted.groupby([c.split, c.level]).size().items()}}

@@ -101,19 +101,21 @@ class Segment:
     start_s: float  # where it was cut from the source clip
 
 
-def load_segments(sources: list[Source]) -> tuple[dict[str, Segment], list[tuple[str, str]]]:
-    """Cut every source's event segment; unusable files are returned with the reason."""
+def load_segments(sources: list[Source], sr: int = SAMPLE_RATE
+                  ) -> tuple[dict[str, Segment], list[tuple[str, str]]]:
+    """Cut every source's event segment (at `sr`; the scenes' own rate by default, 44.1 kHz
+    for the aisfx tower); unusable files are returned with the reason."""
     segments, skipped = {}, []
-    fade = SAMPLE_RATE // 100
+    fade = sr // 100
     ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
     for src in sources:
         try:
-            wave = load_audio(src.path, SAMPLE_RATE)
+            wave = load_audio(src.path, sr)
         except AudioProblem as exc:
             skipped.append((src.source_id, str(exc)))
             continue
         seconds = EVENT_S if PHRASES[src.cls].countable else STEADY_S
-        start, n = loudest_window(wave, seconds)
+        start, n = loudest_window(wave, seconds, sr)
         seg = wave[start:start + n].astype(np.float32).copy()
         peak = float(np.max(np.abs(seg)))
         if peak < 1e-4:
@@ -123,5 +125,5 @@ def load_segments(sources: list[Source]) -> tuple[dict[str, Segment], list[tuple
         if len(seg) > 2 * fade:
             seg[:fade] *= ramp
             seg[-fade:] *= ramp[::-1]
-        segments[src.source_id] = Segment(src, seg, start / SAMPLE_RATE)
+        segments[src.source_id] = Segment(src, seg, start / sr)
     return segments, skipped
