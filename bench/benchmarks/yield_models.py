@@ -1,0 +1,231 @@
+"""yield, models: the packaged models side by side, faithful paraphrases per CPU-minute (issue 23).
+
+Every model runs the quickstart's generation settings (examples/quickstart.yaml: candidates,
+sampling, attempts, feedback, 1 + regenerate_rounds rounds), with its own measured per-level
+sampling (pipeline/level_sampling.py), on the same real captions (the shared labelled set's and
+Clotho validation's), gated by the shipped gate config. "Faithful" means accepted by that gate;
+a person checks a sample (`yield-accepted.csv`).
+
+Per model and level: accepted paraphrases, the share of captions with ≥ 1 accepted view, LLM
+calls and calls per accepted paraphrase. Per model: engine start (apart), wall time and CPU time
+of generation + gate (this process and its children, from /proc: on a shared 2-core machine CPU
+time moves less than wall time), completion tokens per LLM-second, accepted per LLM call, per
+CPU-minute and per wall-minute. `--quickstart` also times `robustclap run
+examples/quickstart.yaml --model M` per model on a fresh LLM cache (the converted models are
+reused), as a user runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from robustclap.bench.benchmarks.yield_rate import run_variant, sources
+from robustclap.bench.common import REPO
+from robustclap.bench.harness import Result
+
+QUICKSTART = REPO / "examples" / "quickstart.yaml"
+
+
+def tree_cpu_s(pid: int | None = None) -> float:
+    """CPU seconds (user + system) of a process and all its live descendants, plus what its
+    reaped children used (/proc; Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parent: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue  # ended while we looked
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+        parent[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+        if int(entry) == (pid or os.getpid()):
+            times[int(entry)] += (int(fields[13]) + int(fields[14])) / tick
+    root = pid or os.getpid()
+    total, stack = 0.0, [root]
+    seen: set[int] = set()
+    while stack:
+        p = stack.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        total += times.get(p, 0.0)
+        stack += [c for c, pp in parent.items() if pp == p]
+    return total
+
+
+def _per(n: float, d: float | None, digits: int = 3) -> float | None:
+    return round(n / d, digits) if d else None
+
+
+def measure_model(model: str, captions: dict[str, Path], workdir: Path, opts: dict,
+                  gate_cfg, rounds: int, generate_cfg) -> tuple[dict, list[dict], pd.DataFrame]:
+    """One model on every caption source: (summary, rows per source/round/level, accepted)."""
+    from robustclap.bench.common import inprocess_engine, release_engines
+    from robustclap.pipeline.level_sampling import level_plans
+    from robustclap.pipeline.llm.model_ref import resolve_model
+
+    ref = resolve_model(model)  # raises a RobustclapError when the model is not installed
+    release_engines()  # one engine at a time: the other model's would take CPU and memory
+    backend, start_s = inprocess_engine({**opts, "model": ref.name}, workdir)
+    short = model.removeprefix("packaged:")
+    cfg = generate_cfg.model_copy(update={
+        "model": model, "backend": "inprocess", "shard_size": 64,
+        "cache_dir": str(workdir / f"llm-cache-{short}")})
+    plans = level_plans(cfg, model)
+    rows: list[dict] = []
+    accepted: list[pd.DataFrame] = []
+    totals: dict = {}
+    n_total = 0
+    cpu0, wall0 = tree_cpu_s(), time.perf_counter()
+    for source, csv in captions.items():
+        count = len(pd.read_csv(csv))
+        n_total += count
+        got, acc = run_variant(f"{short}-{source}", csv, workdir, backend, cfg, gate_cfg,
+                               rounds, count, ref, totals)
+        rows += [{"model": model, "source": source, **r} for r in got]
+        accepted.append(acc.assign(model=model, source=source))
+    cpu_s, wall_s = tree_cpu_s() - cpu0, time.perf_counter() - wall0
+    release_engines()
+    acc_all = pd.concat(accepted) if accepted else pd.DataFrame()
+    summary: dict = {
+        "model": model, "revision": ref.revision, "captions": n_total,
+        "levels": {lv: p.to_dict() for lv, p in plans.items()},
+        "engine_start_s": start_s, "wall_s": round(wall_s, 1), "cpu_s": round(cpu_s, 1),
+        "llm_calls": totals.get("llm_calls", 0),
+        "completion_tokens": totals.get("completion_tokens", 0),
+        "tokens_per_llm_s": _per(totals.get("completion_tokens", 0), totals.get("llm_seconds"),
+                                 1),
+        "accepted": len(acc_all),
+    }
+    for lv in cfg.levels:
+        a = acc_all[acc_all["level"] == lv] if len(acc_all) else acc_all
+        last = [r for r in rows if r["level"] == lv and r["round"] == max(
+            x["round"] for x in rows if x["source"] == r["source"])]
+        calls = sum(r["llm_calls"] for r in last)
+        with_view = len(set(zip(a["source"], a["caption_id"], strict=True))) if len(a) else 0
+        summary[f"level{lv}"] = {
+            "accepted": len(a), "llm_calls": calls,
+            "captions_with_accepted": _per(with_view, n_total),
+            "calls_per_accepted": _per(calls, len(a), 2),
+        }
+    summary["accepted_per_llm_call"] = _per(len(acc_all), summary["llm_calls"])
+    summary["accepted_per_cpu_min"] = _per(len(acc_all), cpu_s / 60, 2)
+    summary["accepted_per_wall_min"] = _per(len(acc_all), wall_s / 60, 2)
+    return summary, rows, acc_all
+
+
+def run_quickstart(model: str, workdir: Path) -> dict:
+    """`robustclap run examples/quickstart.yaml --model MODEL` on a copy of examples/ with a
+    fresh LLM cache (converted models linked in): what a user's first run costs."""
+    from robustclap.pipeline.config import default_cache_dir
+
+    root = workdir / f"quickstart-{model.removeprefix('packaged:')}"
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(REPO / "examples", root / "examples")
+    (root / "cache").mkdir()
+    (root / "cache" / "models").symlink_to(default_cache_dir() / "models")
+    env = {**os.environ, "ROBUSTCLAP_CACHE_DIR": str(root / "cache"), "HF_HUB_OFFLINE": "1"}
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "robustclap", "run",
+                           str(root / "examples" / "quickstart.yaml"), "--model", model],
+                          capture_output=True, text=True, env=env, cwd=REPO, timeout=3600)
+    wall = round(time.perf_counter() - started, 1)
+    out: dict = {"model": model, "wall_s": wall, "returncode": proc.returncode}
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode == 0 and lines:
+        out.update(json.loads(lines[-1]))
+    else:
+        out["error"] = (proc.stderr or proc.stdout)[-1500:]
+    return out
+
+
+def markdown(summaries: list[dict], quick: list[dict]) -> str:
+    head = ["model", "captions", "engine start s", "wall s", "CPU s", "tok/s", "LLM calls",
+            "L1 accepted", "L1 share", "L1 calls/acc", "L2 accepted", "L2 share",
+            "L2 calls/acc", "accepted/call", "accepted/CPU-min", "accepted/wall-min"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s in summaries:
+        l1, l2 = s.get("level1", {}), s.get("level2", {})
+        cells = [s["model"], s["captions"], s["engine_start_s"], s["wall_s"], s["cpu_s"],
+                 s["tokens_per_llm_s"], s["llm_calls"], l1.get("accepted"),
+                 l1.get("captions_with_accepted"), l1.get("calls_per_accepted"),
+                 l2.get("accepted"), l2.get("captions_with_accepted"),
+                 l2.get("calls_per_accepted"), s["accepted_per_llm_call"],
+                 s["accepted_per_cpu_min"], s["accepted_per_wall_min"]]
+        lines.append("| " + " | ".join("" if c is None else str(c) for c in cells) + " |")
+    if quick:
+        lines += ["", "| quickstart model | wall s | result | accepted | LLM calls |",
+                  "|---|---|---|---|---|"]
+        for q in quick:
+            lines.append(f"| {q['model']} | {q['wall_s']} | {q.get('message') or 'error'} | "
+                         f"{q.get('accepted', '')} | {q.get('llm_calls', '')} |")
+    return "\n".join(lines)
+
+
+def run(workdir: Path, **opts) -> Result:
+    from robustclap.contracts.errors import RobustclapError
+    from robustclap.flows.config import load_run_config
+    from robustclap.pipeline.llm.packaged import PACKAGED, PREFIX
+    from robustclap.quality.config import load_config as load_gate_config
+
+    n = opts.get("captions") or 20
+    models = opts.get("models") or [PREFIX + k for k in PACKAGED]
+    quick_rc = load_run_config(QUICKSTART, {})
+    rounds = 1 + quick_rc.regenerate_rounds
+    gate_cfg = load_gate_config(None)
+    if gate_cfg.judge.enabled:
+        raise RobustclapError("bench yield: the shipped gate switches the LLM judge on; this "
+                              "benchmark runs the gate without a judge engine")
+    res = Result("yield", "yield: packaged models side by side (quickstart settings, shipped "
+                 "gate), faithful accepted paraphrases per CPU-minute",
+                 params={"captions_per_source": n, "rounds": rounds, "models": models,
+                         "gate_version": gate_cfg.version,
+                         "generate": json.loads(quick_rc.generate.model_dump_json()),
+                         "loadavg_before": os.getloadavg()})
+    captions = sources(n, workdir)
+    summaries: list[dict] = []
+    rows: list[dict] = []
+    accepted: list[pd.DataFrame] = []
+    for model in models:
+        try:
+            summary, got, acc = measure_model(model, captions, workdir, opts, gate_cfg, rounds,
+                                              quick_rc.generate)
+        except RobustclapError as exc:  # not installed: said in the results, not hidden
+            res.notes.append(f"{model}: not measured: {exc}")
+            continue
+        summaries.append(summary)
+        rows += got
+        accepted.append(acc)
+    quick = [run_quickstart(m["model"], workdir) for m in summaries] if opts.get(
+        "quickstart") else []
+    res.params["loadavg_after"] = os.getloadavg()
+    res.metrics["models"] = summaries
+    res.metrics["rounds"] = rows
+    res.metrics["quickstart"] = quick
+    table = markdown(summaries, quick)
+    res.notes.append("\n" + table)
+    out_dir = Path(opts.get("out") or workdir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cols = ["model", "source", "level", "caption", "paraphrase"]
+    if accepted:
+        pd.concat(accepted)[cols].to_csv(out_dir / "yield-accepted.csv", index=False)
+    saved = {"params": res.params, "models": summaries, "rounds": rows, "quickstart": quick}
+    (out_dir / "yield.json").write_text(json.dumps(saved, indent=2, default=str))
+    (out_dir / "yield.md").write_text(
+        f"# bench yield: packaged models side by side\n\ngate version {gate_cfg.version}; "
+        f"{n} captions per source ({', '.join(captions)}); {rounds} rounds; quickstart "
+        f"generation settings.\n\n{table}\n")
+    res.notes.append(f"written: {out_dir / 'yield.json'}, yield.md, yield-accepted.csv")
+    return res
