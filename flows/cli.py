@@ -68,6 +68,26 @@ def register(app: typer.Typer) -> None:
             result = finetune_flow(published["manifest_path"], str(config))
             typer.echo(json.dumps({"model_dir": result["model_dir"]}))
 
+    @app.command("migrate")
+    def migrate_cmd(
+        folder: Annotated[Path, typer.Argument(help="a folder robustclap wrote: generation or gate output, a published version, a corpus, or runs/")],
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="list the tables that would be upgraded; change nothing")] = False,
+    ) -> None:
+        """Rewrite every table of an older schema version under FOLDER at the current one, in
+        one atomic swap of the folder (readers already upgrade such tables when they read
+        them; this does it once, for good). Do not run it while a run writes into FOLDER."""
+        from robustclap.flows.migrate import migrate
+
+        result = migrate(folder, dry_run=dry_run)
+        n = len(result["tables"])
+        if not n:
+            result["message"] = f"every table is at schema version {result['schema_version']}"
+        elif dry_run:
+            result["message"] = f"{n} table(s) would be upgraded"
+        else:
+            result["message"] = f"{n} table(s) upgraded to schema version {result['schema_version']}"
+        typer.echo(json.dumps(result, indent=2))
+
     @app.command("serve")
     def serve_cmd(
         config: Annotated[Path, typer.Argument(help="run config YAML")],
