@@ -8,10 +8,20 @@ from typing import Annotated
 import typer
 
 
+def _names_help() -> str:
+    """Every benchmark of the registry, so the help never misses one."""
+    from robustclap.bench.registry import BENCHMARKS  # names and titles only: light
+
+    default = [b.name for b in BENCHMARKS.values() if b.default]
+    asked = [b.name for b in BENCHMARKS.values() if not b.default]
+    return (f"benchmarks to run (default: {', '.join(default)}; asked by name only: "
+            f"{', '.join(asked)})")
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def bench(
-        names: Annotated[list[str] | None, typer.Argument(help="benchmarks to run (default: all but chaos): generate, prefix_cache, rerun, gate, train_step, memory, chaos")] = None,
+        names: Annotated[list[str] | None, typer.Argument(help=_names_help())] = None,
         out: Annotated[Path, typer.Option(help="results folder (results-STAMP.json/.md and LATEST.*)")] = Path("bench/results"),
         repeats: Annotated[int, typer.Option(help="alternating repetitions per comparison")] = 3,
         size: Annotated[str, typer.Option(help="smoke | default | large (scales every benchmark)")] = "default",
