@@ -40,7 +40,13 @@ _COUNT_ROWS = 8192  # candidate rows per batch while counting
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link Parquet tables (every writer replaces them atomically, so the version's link
+    keeps its content); copy everything else. A gate rerun rewrites summary.json in place: a
+    linked copy changed the published version with it and broke its checksums."""
     dst.parent.mkdir(parents=True, exist_ok=True)
+    if src.suffix != ".parquet":
+        shutil.copy2(src, dst)
+        return
     try:
         os.link(src, dst)  # same filesystem: no copy of large shards
     except OSError:

@@ -93,3 +93,14 @@ def test_publish_cli_says_unchanged(stages) -> None:
     assert second.exit_code == 0, second.output
     out = json.loads(second.output)
     assert out["message"] == "unchanged, latest is v1" and out["unchanged"] is True
+
+
+def test_a_gate_rerun_rewriting_its_summary_leaves_the_published_version_intact(stages) -> None:
+    from robustclap.flows.version_check import check_version
+
+    gen, gate, corpus = stages
+    version = Path(publish_stages(gen, gate, corpus, "demo")["path"])
+    for name in ("summary.json", "summary.md", "gate_config.yaml"):
+        with open(gate / name, "a", encoding="utf-8") as fh:  # in place, as the gate writes
+            fh.write("\n# rewritten by the next gate run\n")
+    assert check_version(version, deep=True) == []
