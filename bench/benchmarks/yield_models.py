@@ -97,6 +97,8 @@ def measure_model(model: str, captions: dict[str, Path], workdir: Path, opts: di
         rows += [{"model": model, "source": source, **r} for r in got]
         accepted.append(acc.assign(model=model, source=source))
     cpu_s, wall_s = tree_cpu_s() - cpu0, time.perf_counter() - wall0
+    alt_rows = (sampling_check(model, captions, workdir, backend, cfg, gate_cfg, ref)
+                if opts.get("sampling_check") else [])
     release_engines()
     acc_all = pd.concat(accepted) if accepted else pd.DataFrame()
     summary: dict = {
@@ -123,7 +125,45 @@ def measure_model(model: str, captions: dict[str, Path], workdir: Path, opts: di
     summary["accepted_per_llm_call"] = _per(len(acc_all), summary["llm_calls"])
     summary["accepted_per_cpu_min"] = _per(len(acc_all), cpu_s / 60, 2)
     summary["accepted_per_wall_min"] = _per(len(acc_all), wall_s / 60, 2)
-    return summary, rows, acc_all
+    if alt_rows:
+        summary["sampling_check"] = {
+            "other": alt_rows[0]["variant"].removeprefix("alt: "),
+            **{f"level{lv}": {"shipped": _round0(rows, lv), "other": _round0(alt_rows, lv)}
+               for lv in cfg.levels}}
+    return summary, rows + alt_rows, acc_all
+
+
+def _round0(rows: list[dict], level: int) -> dict:
+    """Round 0 over all sources: accepted, LLM calls, accepted per call."""
+    r0 = [r for r in rows if r["round"] == 0 and r["level"] == level]
+    acc, calls = sum(r["accepted"] for r in r0), sum(r["llm_calls"] for r in r0)
+    return {"accepted": acc, "llm_calls": calls, "accepted_per_call": _per(acc, calls)}
+
+
+def alternative(cfg):
+    """The other sampling for the check: the run config's (temperature 0.8, 2 candidates) for
+    a model with measured per-level defaults, greedy with one candidate for one without."""
+    from robustclap.pipeline.level_sampling import model_level_sampling
+
+    if model_level_sampling(cfg.model):
+        return cfg.model_copy(update={"model_sampling": False}), "config sampling"
+    greedy = {lv: {"temperature": 0.0, "top_p": 1.0, "candidates": 1} for lv in cfg.levels}
+    return cfg.model_validate({**cfg.model_dump(), "level_sampling": greedy}), "greedy"
+
+
+def sampling_check(model: str, captions: dict[str, Path], workdir: Path, backend, cfg,
+                   gate_cfg, ref) -> list[dict]:
+    """One round with the other sampling on the same captions and engine (its round 0 is
+    compared with the main run's round 0); rows marked variant "alt: ..."."""
+    alt_cfg, label = alternative(cfg)
+    alt_cfg = alt_cfg.model_copy(update={"cache_dir": cfg.cache_dir})
+    rows: list[dict] = []
+    for source, csv in captions.items():
+        got, _ = run_variant(f"{model.removeprefix('packaged:')}-{source}-alt", csv, workdir,
+                             backend, alt_cfg, gate_cfg, 1, len(pd.read_csv(csv)), ref)
+        rows += [{"model": model, "source": source, **r, "variant": f"alt: {label}"}
+                 for r in got]
+    return rows
 
 
 def run_quickstart(model: str, workdir: Path) -> dict:
@@ -165,6 +205,17 @@ def markdown(summaries: list[dict], quick: list[dict]) -> str:
                  l2.get("calls_per_accepted"), s["accepted_per_llm_call"],
                  s["accepted_per_cpu_min"], s["accepted_per_wall_min"]]
         lines.append("| " + " | ".join("" if c is None else str(c) for c in cells) + " |")
+    checks = [s for s in summaries if "sampling_check" in s]
+    if checks:
+        lines += ["", "| round 0, model | level | shipped sampling: accepted / calls | "
+                  "other sampling | other: accepted / calls |", "|---|---|---|---|---|"]
+        for s in checks:
+            c = s["sampling_check"]
+            for lv in (1, 2):
+                if f"level{lv}" in c:
+                    a, b = c[f"level{lv}"]["shipped"], c[f"level{lv}"]["other"]
+                    lines.append(f"| {s['model']} | {lv} | {a['accepted']} / {a['llm_calls']}"
+                                 f" | {c['other']} | {b['accepted']} / {b['llm_calls']} |")
     if quick:
         lines += ["", "| quickstart model | wall s | result | accepted | LLM calls |",
                   "|---|---|---|---|---|"]
