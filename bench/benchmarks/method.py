@@ -16,6 +16,7 @@ The scenes (runs/scenes) and their published paraphrase corpus are built on firs
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -257,7 +258,11 @@ def run(workdir: Path, **opts) -> Result:
                   "scenes": str(scenes_dir), "corpus": corpus_identity(scenes_dir)}
     settings = {**(BEFORE if clap == "two-tower" else {}), **SETTINGS,
                 **(UNGATED if size.get("ungated", True) else {})}
-    runs, summary = compare(settings, prep, cfg, size["seeds"], log=res.notes.append)
+    def log(line: str) -> None:  # each run as it ends (a default run takes most of an hour)
+        res.notes.append(line)
+        print(f"[method] {line}", file=sys.stderr, flush=True)
+
+    runs, summary = compare(settings, prep, cfg, size["seeds"], log=log)
     res.metrics["data"] = prep.stats
     res.metrics["summary"] = summary
     res.metrics["seconds_per_run"] = {n: [r["seconds"] for r in rs] for n, rs in runs.items()}
