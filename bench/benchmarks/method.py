@@ -36,7 +36,7 @@ SIZES = {  # train scenes used, test scenes used, steps (tiny, two-tower), batch
     "smoke": {"max_train": 64, "max_test": 32, "steps": {"tiny": 2, "two-tower": 2},
               "batch_size": 8, "seeds": [0], "max_zero_shot": 24},
     "default": {"max_train": None, "max_test": None,
-                "steps": {"tiny": 200, "two-tower": 120}, "batch_size": 32, "seeds": [0, 1, 2]},
+                "steps": {"tiny": 200, "two-tower": 300}, "batch_size": 32, "seeds": [0, 1, 2]},
     "large": {"max_train": None, "max_test": None, "steps": {"tiny": 600, "two-tower": 400},
               "batch_size": 32, "seeds": [0, 1, 2, 3, 4]},
 }

@@ -105,9 +105,10 @@ def test_bench_method_smoke_writes_table_plot_and_goals(scenes_dir: Path, shared
     assert "## Zero-shot ESC-50" in md
     assert (tmp_path / "results" / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
     saved = json.loads((tmp_path / "results" / f"{stem}.json").read_text())
-    # per setting (multi-view, ungated): 2 drop ratios, original R@1, zero-shot; two-tower:
-    # also the plain original R@1 floor and the number of LLM queries
-    n_goals = 8 + (2 if clap == "two-tower" else 0)
+    # per setting (multi-view, ungated, grammar views): 2 drop ratios, original R@1,
+    # zero-shot; two-tower: also the plain original R@1 floor and the number of LLM queries
+    n_goals = 12 + (2 if clap == "two-tower" else 0)
+    assert data["train_grammar_views"]["level2"] > 0
     assert len(saved["runs"][PLAIN]) == 1 and len(saved["goals"]) == len(res.goals) == n_goals
     assert saved["params"]["corpus"]["accepted"] > 0
     assert "## Goals" in md

@@ -88,6 +88,24 @@ def caption_of(events: tuple[Event, ...], relations: tuple[str, ...],
     return _sentence(text)
 
 
+def grammar_views(scene: Scene) -> tuple[str | None, str | None]:
+    """Two rewrites of the scene's caption in the training grammar, faithful by construction
+    (an ablation's views: what a plentiful, exact paraphrase corpus would give): (1) the same
+    phrases in other relation templates, (2) the class's next phrase variant too. None where
+    the grammar has no other form (the text would equal the caption)."""
+    import dataclasses
+    import itertools
+
+    shifted = tuple(dataclasses.replace(e, variant=(e.variant + 1) % len(PHRASES[e.cls].clauses))
+                    for e in scene.events)
+    combos = list(itertools.product(range(2), repeat=len(scene.relations)))
+    level1 = next((t for t in (caption_of(scene.events, scene.relations, c) for c in combos)
+                   if t != scene.caption), None)
+    level2 = next((t for t in (caption_of(shifted, scene.relations, c) for c in combos)
+                   if t not in (scene.caption, level1)), None)
+    return level1, level2
+
+
 def _pick(rng: np.random.Generator, probs: dict[int, float]) -> int:
     keys = list(probs)
     return int(keys[rng.choice(len(keys), p=list(probs.values()))])

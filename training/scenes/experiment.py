@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from robustclap.training.scenes import zero_shot
+from robustclap.training.scenes.compose import grammar_views
 from robustclap.training.scenes.features import read_scenes, scene_features
 from robustclap.training.scenes.fit import (
     FitConfig,
@@ -46,8 +47,11 @@ SETTINGS: dict[str, tuple[dict[int, float], str]] = {
     "level 1 only (λ1=1)": ({1: 1.0, 2: 0.0}, "gated"),
     "level 2 only (λ2=1)": ({1: 0.0, 2: 1.0}, "gated"),
 }
-# ablation: the same multi-view loss on every paraphrase the LLM wrote, before the gates
-UNGATED = {"multi-view, ungated views (λ1=λ2=1)": ({1: 1.0, 2: 1.0}, "ungated")}
+# ablations: the same multi-view loss on every paraphrase the LLM wrote, before the gates; and
+# on rewrites in the scenes' own grammar (compose.grammar_views: exact, one or two for most
+# training scenes), what a plentiful faithful corpus would give
+UNGATED = {"multi-view, ungated views (λ1=λ2=1)": ({1: 1.0, 2: 1.0}, "ungated"),
+           "multi-view, grammar views (λ1=λ2=1)": ({1: 1.0, 2: 1.0}, "grammar")}
 PLAIN, MULTI = "plain CLAP (λ=0)", "multi-view (λ1=λ2=1)"
 # the two-tower model before any training (random heads): the zero-shot "before" reference
 BEFORE = {"before fine-tuning (random heads)": ({1: 0.0, 2: 0.0}, "none")}
@@ -60,6 +64,7 @@ KINDS = ("original", "llm", "llm_level1", "llm_level2", "reworded")
 class Prepared:
     train: TrainSet  # views: gated paraphrases
     train_ungated: TrainSet  # views: every paraphrase the LLM wrote
+    train_grammar: TrainSet  # views: compose.grammar_views of each training scene
     test_features: np.ndarray
     queries: dict[str, QuerySet]
     tokenizer: object
@@ -106,6 +111,11 @@ def prepare(scenes_dir: str | Path, data_dir: str | Path | None,
         "queries": {k: len(q.texts) for k, q in queries.items()},
     }
     captions = [s.caption for s in train]
+    g = [grammar_views(s) for s in train]
+    g1 = [(a,) if a else () for a, _ in g]
+    g2 = [(b,) if b else () for _, b in g]
+    stats["train_grammar_views"] = {"level1": sum(map(bool, g1)), "level2": sum(map(bool, g2))}
+    texts += [t for ps in g1 + g2 for t in ps]
     tokenizer = build_tokenizer(texts) if clap == "tiny" else _minilm_tokenizer()
     zs = (zero_shot.esc50_set(scenes_dir, data_dir, frontend, max_zero_shot)
           if data_dir is not None else None)
@@ -115,6 +125,7 @@ def prepare(scenes_dir: str | Path, data_dir: str | Path | None,
                                     "classes": len(zs.classes)}
     return Prepared(TrainSet(feats[:len(train)], captions, p1, p2),
                     TrainSet(feats[:len(train)], captions, r1, r2),
+                    TrainSet(feats[:len(train)], captions, g1, g2),
                     feats[len(train):], queries, tokenizer, stats, clap, zs)
 
 
@@ -171,7 +182,7 @@ def run_setting(prep: Prepared, lambdas: dict[int, float], views: str, cfg: FitC
                 seed: int) -> dict:
     start = time.perf_counter()
     bundle = build_model(prep, seed)
-    data = prep.train if views != "ungated" else prep.train_ungated
+    data = {"ungated": prep.train_ungated, "grammar": prep.train_grammar}.get(views, prep.train)
     losses = fit(bundle, data, lambdas, cfg, seed) if views != "none" else [None]
     result = evaluate(bundle, prep)
     result.update(seed=seed, first_loss=losses[0], last_loss=losses[-1],
