@@ -11,11 +11,17 @@ import pyarrow as pa
 
 from robustclap.contracts.errors import RobustclapError
 from robustclap.dashboard import overview, page, queries
+from robustclap.dashboard.collection import corpora, is_corpus
 from robustclap.dashboard.corpus import open_version
 from robustclap.flows.version_check import BrokenVersion
 
 
 def render_report(root: Path, version: int | None = None) -> str:
+    root = Path(root)
+    found = corpora(root) if root.is_dir() and not is_corpus(root) else {}
+    if found:  # a folder of corpora: the report is of one of them
+        raise RobustclapError(f"{root} holds corpora ({', '.join(found)}); give one of them, "
+                              f"e.g. {root / next(iter(found))}")
     v = open_version(root, version)
     con = queries.connect()
     try:

@@ -93,6 +93,12 @@ def test_dashboard_on_a_folder_of_corpora_lists_and_opens_each(corpora: Path) ->
         server.server_close()
 
 
+def test_report_on_a_folder_of_corpora_names_them(corpora: Path, tmp_path: Path) -> None:
+    res = runner.invoke(app, ["report", str(corpora), "--out", str(tmp_path / "r.html")])
+    assert res.exit_code != 0
+    assert "holds corpora (fresh, old)" in str(res.exception)
+
+
 def test_folder_without_any_corpus_is_one_message(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     res = runner.invoke(app, ["dashboard", str(tmp_path), "--port", "0"])
