@@ -1,10 +1,11 @@
 """Sampling and candidates per level: the run's `sampling`, then the packaged model's measured
 per-level defaults, then the config's `level_sampling` (each overrides the one before).
 
-Why per model and level: the packaged Qwen2.5-Coder-1.5B adds words at temperature 0.8 that a
-greedy rewrite does not ("distant", "frantically"), while SmolLM2-135M needs sampling to give
-two different candidates. A greedy level asks one candidate (a second one would be the same
-text). What each level used is in the generation manifest (`levels`) and in every row.
+Why per model and level: the packaged Qwen2.5-Coder-1.5B's level-2 rewrites add things the
+caption does not have at temperature 0.8 and far less greedily, while its greedy level-1
+rewrites are near-copies (measured, see pipeline/llm/packaged.py); SmolLM2-135M is better
+sampled on both levels. A greedy level asks one candidate (a second one would be the same
+text). What each level used is in the generation manifest (`extra.levels`) and every row.
 """
 
 from __future__ import annotations

@@ -186,6 +186,10 @@ def run_quickstart(model: str, workdir: Path) -> dict:
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode == 0 and lines:
         out.update(json.loads(lines[-1]))
+        summary = Path(out["path"]) / "summary.json"
+        if summary.is_file():  # the gate the run used (it loads the config itself)
+            out["gate_version"] = json.loads(summary.read_text()).get("extra", {}).get(
+                "gate_version")
     else:
         out["error"] = (proc.stderr or proc.stdout)[-1500:]
     return out
@@ -217,11 +221,12 @@ def markdown(summaries: list[dict], quick: list[dict]) -> str:
                     lines.append(f"| {s['model']} | {lv} | {a['accepted']} / {a['llm_calls']}"
                                  f" | {c['other']} | {b['accepted']} / {b['llm_calls']} |")
     if quick:
-        lines += ["", "| quickstart model | wall s | result | accepted | LLM calls |",
-                  "|---|---|---|---|---|"]
+        lines += ["", "| quickstart model | wall s | result | accepted | LLM calls | gate |",
+                  "|---|---|---|---|---|---|"]
         for q in quick:
             lines.append(f"| {q['model']} | {q['wall_s']} | {q.get('message') or 'error'} | "
-                         f"{q.get('accepted', '')} | {q.get('llm_calls', '')} |")
+                         f"{q.get('accepted', '')} | {q.get('llm_calls', '')} | "
+                         f"{q.get('gate_version', '')} |")
     return "\n".join(lines)
 
 
@@ -262,6 +267,7 @@ def run(workdir: Path, **opts) -> Result:
     quick = [run_quickstart(m["model"], workdir) for m in summaries] if opts.get(
         "quickstart") else []
     res.params["loadavg_after"] = os.getloadavg()
+    res.params["gate_version_after"] = load_gate_config(None).version  # changed meanwhile?
     res.metrics["models"] = summaries
     res.metrics["rounds"] = rows
     res.metrics["quickstart"] = quick

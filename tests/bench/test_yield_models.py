@@ -40,10 +40,10 @@ def test_markdown_has_one_row_per_model_and_the_quickstart():
          "accepted_per_llm_call": 0.11, "accepted_per_cpu_min": 7.33,
          "accepted_per_wall_min": 13.2}
     q = {"model": "packaged:m", "wall_s": 200.0, "message": "published v1", "accepted": 5,
-         "llm_calls": 100}
+         "llm_calls": 100, "gate_version": "abc"}
     table = yield_models.markdown([s], [q])
     assert "| packaged:m | 40 | 20.0 | 100.0 | 180.0 | 150.0 | 200 | 20 | 0.4 | 5.0 | 2 |" in table
-    assert "| packaged:m | 200.0 | published v1 | 5 | 100 |" in table
+    assert "| packaged:m | 200.0 | published v1 | 5 | 100 | abc |" in table
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "clotho").is_dir(), reason="needs ../shared/data")
