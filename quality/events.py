@@ -9,8 +9,10 @@ candidate and the reverse, and that matched actions keep their matched sources a
 
 Matching, one candidate word per caption word (so a word the candidate repeats more often than
 the caption counts as added): same lemma; else same Snowball stem ("carefully" / "careful");
-else a compound written as one word ("thunderclap" / "clap of thunder"); else, for level 2,
-a synonym from the word aligner (mutual best single-word MiniLM match). Level 1 must match by
+else a compound written as one word ("thunderclap" / "clap of thunder"); else a WordNet
+relation (quality/wordnet.py: a shared synset or related form, a more general word, or a more
+specific one, which is counted apart as added detail); else a synonym from the word aligner
+(mutual best single-word MiniLM match). Level 1 must match by
 form only, so the gate counts synonym matches against it; level 2 may use them.
 
 Neutral words ("sound", "noise", "hear", light verbs) are left out on both sides: the labelling
@@ -39,10 +41,16 @@ from robustclap.quality.event_details import (
 from robustclap.quality.lexical import is_content, lemma
 
 if TYPE_CHECKING:
-    from spacy.tokens import Doc, Token
+    from spacy.tokens import Doc, Span, Token
 
 # candidate words, caption words -> {candidate word: (caption word, cosine)} (mutual best)
 Matcher = Callable[[list[str], list[str]], dict[str, tuple[str, float]]]
+# two words -> cosine of their single-word embeddings
+Similarity = Callable[[str, str], float]
+# (caption lemma, caption POS, candidate lemma, candidate POS) -> WordNet relation or None
+Lexicon = Callable[[str, str, str, str], str | None]
+# how a caption word was matched through the lexicon, best first (quality/wordnet.py names)
+LEXICON_KINDS = ("wn_synonym", "wn_general", "wn_specific")
 
 _SOURCE_DEPS = frozenset({"nsubj", "csubj"})
 _OBJECT_DEPS = frozenset({"dobj", "obj", "nsubjpass"})
@@ -151,6 +159,22 @@ def _neutral(tok: Token, neutral: frozenset[str]) -> bool:
     )
 
 
+_CLAUSE_POS = frozenset({"NOUN", "PROPN", "PRON", "VERB", "AUX", "ADJ", "ADV"})
+
+
+def _main_clause_after_comma(sent: Span) -> bool:
+    """A fronted subordinate clause and a comma, then words that can be a main clause ("As a
+    car goes past, a hound yelps noisily"). spaCy's small model often makes the fronted clause
+    the root and tags the main verb as a noun ("yelps" NNS), so the words are counted, not
+    parsed: at least two content words, not opened by a conjunction ("..., and the wind")."""
+    commas = [t.i for t in sent if t.text == ","]
+    if not commas:
+        return False
+    rest = [t for t in sent.doc[commas[0] + 1:sent.end] if not t.is_punct]
+    return bool(rest) and rest[0].pos_ not in ("CCONJ", "SCONJ") and sum(
+        t.pos_ in _CLAUSE_POS for t in rest) >= 2
+
+
 def scene(doc: Doc, neutral: frozenset[str]) -> Scene:
     """Read a parsed text as sound events and content words."""
     units: list[Unit] = []
@@ -192,7 +216,8 @@ def scene(doc: Doc, neutral: frozenset[str]) -> Scene:
         or (last_word is not None and last_word.i == tail[-1].i
             and (last_word.pos_ in _DANGLING_POS or last_word.tag_ in _DANGLING_TAGS))
         # a subordinate clause with no main clause: "While sheep are bleating and ..."
-        or (root is not None and any(c.dep_ == "mark" for c in root.children))
+        or (root is not None and any(c.dep_ == "mark" for c in root.children)
+            and not _main_clause_after_comma(sents[0]))
     )
     glued = run_on(doc)
     return Scene(tuple(units), tuple(events), len(sents), definition, dangling or glued,
@@ -208,6 +233,17 @@ class Alignment:
     align_synonyms: int  # matches that needed the synonym aligner (not allowed at level 1)
     align_synonym_sim: float  # the lowest word cosine among those matches (1 when none)
     align_roles: int  # matched actions whose matched source or object changed
+    align_wordnet: int  # caption words matched through a WordNet synonym or related form
+    align_general: int  # ... through a more general candidate word (hypernym): fine
+    align_specific: int  # ... through a more specific candidate word (hyponym): an addition
+    align_units: int  # caption content words (the denominator of the counts above)
+    # soft coverage: each word's best match on the other side (1 for the same word, a WordNet
+    # synonym or a more general word, SPECIFIC_CREDIT for a more specific one, else the word
+    # cosine); the weakest and the mean, caption words (kept?) and candidate words (added?)
+    cover_caption_min: float
+    cover_caption_mean: float
+    cover_candidate_min: float
+    cover_candidate_mean: float
     extra_sentences: int  # candidate sentences beyond the caption's
     definition: bool  # "X is a Y ..." where the caption is not
     fragment: bool  # cut off mid-sentence where the caption is not
@@ -216,7 +252,23 @@ class Alignment:
     alignment: str  # JSON: what was missing, added, matched by synonym, re-assigned
 
 
-def _match(orig: Scene, cand: Scene, matcher: Matcher | None
+def _lexicon_matches(orig: Scene, cand: Scene, pairs: dict[int, int], how: dict[int, str],
+                     free: dict[int, Unit], lexicon: Lexicon) -> None:
+    """Match what is left through WordNet: a shared synset or related form first, then a more
+    general candidate word (fine), then a more specific one (matched, but counted as added
+    detail), each caption word to the first free candidate word with that relation."""
+    for kind in LEXICON_KINDS:
+        for o in orig.units:
+            if o.i in pairs:
+                continue
+            hit = next((c for c in free.values()
+                        if lexicon(o.lemma, o.pos, c.lemma, c.pos) == kind), None)
+            if hit is not None:
+                pairs[o.i], how[o.i] = hit.i, kind
+                del free[hit.i]
+
+
+def _match(orig: Scene, cand: Scene, matcher: Matcher | None, lexicon: Lexicon | None = None
            ) -> tuple[dict[int, int], dict[int, str], dict[int, float]]:
     """Caption unit index -> candidate unit index, how each pair matched, synonym cosines.
     Only a candidate compound standing for two caption words is matched, not the reverse:
@@ -252,6 +304,8 @@ def _match(orig: Scene, cand: Scene, matcher: Matcher | None
                     break
             if c.i not in free:
                 break
+    if lexicon is not None:
+        _lexicon_matches(orig, cand, pairs, how, free, lexicon)
     if matcher is not None:
         left_o = [u for u in orig.units if u.i not in pairs]
         left_c = list(free.values())
@@ -307,9 +361,36 @@ def _role_changes(orig: Scene, cand: Scene, pairs: dict[int, int]) -> list[dict[
     return out
 
 
-def align(orig: Scene, cand: Scene, matcher: Matcher | None = None) -> Alignment:
+SPECIFIC_CREDIT = 0.5  # a more specific word keeps the sound but adds detail
+
+
+def _credit(a: Unit, b: Unit, lexicon: Lexicon | None, similarity: Similarity | None) -> float:
+    """How well word b stands for word a (see Alignment.cover_*)."""
+    if a.lemma == b.lemma or a.stem == b.stem:
+        return 1.0
+    rel = lexicon(a.lemma, a.pos, b.lemma, b.pos) if lexicon is not None else None
+    if rel in ("wn_synonym", "wn_general"):
+        return 1.0
+    sim = max(0.0, similarity(a.lemma, b.lemma)) if similarity is not None else 0.0
+    return max(sim, SPECIFIC_CREDIT) if rel == "wn_specific" else sim
+
+
+def _coverage(orig: Scene, cand: Scene, lexicon: Lexicon | None,
+              similarity: Similarity | None) -> tuple[float, float, float, float]:
+    """(min, mean) best credit of the caption's words in the candidate, then the reverse."""
+    if not orig.units or not cand.units:
+        empty = 1.0 if not orig.units and not cand.units else 0.0
+        return empty, empty, empty, empty
+    grid = [[_credit(o, c, lexicon, similarity) for c in cand.units] for o in orig.units]
+    kept = [max(row) for row in grid]
+    added = [max(grid[i][j] for i in range(len(orig.units))) for j in range(len(cand.units))]
+    return min(kept), sum(kept) / len(kept), min(added), sum(added) / len(added)
+
+
+def align(orig: Scene, cand: Scene, matcher: Matcher | None = None,
+          lexicon: Lexicon | None = None, similarity: Similarity | None = None) -> Alignment:
     """Align a candidate's scene with its caption's (module docstring)."""
-    pairs, how, sims = _match(orig, cand, matcher)
+    pairs, how, sims = _match(orig, cand, matcher, lexicon)
     used = set(pairs.values())
     missing = [u.lemma for u in orig.units if u.i not in pairs]
     added = [u.lemma for u in cand.units if u.i not in used]
@@ -331,7 +412,11 @@ def align(orig: Scene, cand: Scene, matcher: Matcher | None = None) -> Alignment
     extra = max(0, cand.sentences - orig.sentences)
     definition = cand.copular_definition and not orig.copular_definition
     fragment = cand.dangling and not orig.dangling
+    wn_pairs = [[u.lemma, words_c[pairs[u.i]], how[u.i]] for u in orig.units
+               if how.get(u.i) in LEXICON_KINDS]
     detail = {"missing": missing, "added": added, "synonyms": synonyms, "roles": roles}
+    if wn_pairs:
+        detail["wordnet"] = wn_pairs
     if extra:
         detail["extra_sentences"] = extra
     if definition:
@@ -343,7 +428,15 @@ def align(orig: Scene, cand: Scene, matcher: Matcher | None = None) -> Alignment
     return Alignment(
         align_missing=len(missing), align_added=len(added), align_synonyms=len(synonyms),
         align_synonym_sim=min(sims.values(), default=1.0),
-        align_roles=len(roles), extra_sentences=extra, definition=definition,
+        align_roles=len(roles),
+        align_wordnet=sum(1 for x in wn_pairs if x[2] == "wn_synonym"),
+        align_general=sum(1 for x in wn_pairs if x[2] == "wn_general"),
+        align_specific=sum(1 for x in wn_pairs if x[2] == "wn_specific"),
+        align_units=len(orig.units),
+        **dict(zip(("cover_caption_min", "cover_caption_mean", "cover_candidate_min",
+                    "cover_candidate_mean"), _coverage(orig, cand, lexicon, similarity),
+                   strict=True)),
+        extra_sentences=extra, definition=definition,
         fragment=fragment, same_content=orig.sequence == cand.sequence,
         alignment=json.dumps(detail, separators=(",", ":")),
     )

@@ -188,6 +188,13 @@ class AlignWords:
     def __call__(self, cand_words: list[str], orig_words: list[str]) -> dict[str, str]:
         return {c: o for c, (o, _) in self.matches(cand_words, orig_words).items()}
 
+    def similarity(self, a: str, b: str) -> float:
+        """Cosine of two single words' embeddings (1 for the same word)."""
+        if a == b:
+            return 1.0
+        self.prepare([a, b])
+        return float(self._vectors[a] @ self._vectors[b])
+
     def matches(self, cand_words: list[str], orig_words: list[str]
                 ) -> dict[str, tuple[str, float]]:
         """Candidate word -> (original word, cosine) for mutual best matches >= min_sim."""

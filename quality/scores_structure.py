@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from importlib import metadata
 
+from robustclap.quality import wordnet
 from robustclap.quality.cache import Payload
 from robustclap.quality.config import StructureConfig, SurfaceConfig
 from robustclap.quality.degenerate import EchoCheck, compile_patterns, ngrams, surface
-from robustclap.quality.events import Matcher, align, scene
+from robustclap.quality.events import Lexicon, Matcher, Similarity, align, scene
 from robustclap.quality.facts import Aligner, compare_facts, extract
 from robustclap.quality.lexical import compare_wording, wordforms
 from robustclap.quality.nlp import parse
@@ -24,7 +25,8 @@ from robustclap.quality.text import words
 # Code versions, part of each scorer's cache identity: bump one whenever a change to its code
 # (lexical.py / facts.py, or degenerate.py) can change a stored score, so old cache entries
 # are not reused.
-STRUCTURE_VERSION = 10  # 10: number, slot, attribute and count changes; run-on clauses
+STRUCTURE_VERSION = 12  # 11: WordNet matches, soft coverage; 12: fronted clause + comma
+# + main clause is no fragment
 SURFACE_VERSION = 1
 
 
@@ -43,7 +45,9 @@ class StructureScorer:
         "content_recall", "content_novelty", "token_edit", "structure_edit",
         "number_diff", "negation_diff", "order_violations", "role_swaps", "reattachments",
         "align_missing", "align_added", "align_synonyms", "align_synonym_sim", "align_roles",
-        "extra_sentences", "definition", "fragment", "same_content", "alignment",
+        "align_wordnet", "align_general", "align_specific", "align_units", "cover_caption_min",
+        "cover_caption_mean", "cover_candidate_min", "cover_candidate_mean", "extra_sentences",
+        "definition", "fragment", "same_content", "alignment",
     )
 
     def __init__(self, config: StructureConfig, aligner: Aligner | None,
@@ -55,8 +59,14 @@ class StructureScorer:
         neutral = ",".join(sorted(config.neutral_words))
         self.neutral = frozenset(config.neutral_words)
         self.matcher: Matcher | None = getattr(aligner, "matches", None)
-        self.identity = (f"structure:{spacy_id}|align:{align}|neutral:{neutral}"
-                         f"|v{STRUCTURE_VERSION}")
+        self.similarity: Similarity | None = getattr(aligner, "similarity", None)
+        self.lexicon: Lexicon | None = None
+        lexicon_id = "none"
+        if config.wordnet:
+            self.lexicon = wordnet.relation
+            lexicon_id = wordnet.version()
+        self.identity = (f"structure:{spacy_id}|align:{align}|lexicon:{lexicon_id}"
+                         f"|neutral:{neutral}|v{STRUCTURE_VERSION}")
         self.n_texts = 0  # texts actually parsed
 
     def compute(self, pairs: Sequence[tuple[str, str]]) -> list[Payload]:
@@ -69,14 +79,16 @@ class StructureScorer:
         scenes = {t: scene(d, self.neutral) for t, d in docs.items()}
         prepare = getattr(self.aligner, "prepare", None)
         if prepare is not None:  # embed the batch's unmatched words in one call
+            # every content word of both scenes: the soft coverage compares all of them
             prepare(sorted({w for o, c in pairs
                             for w in (facts[o].words ^ facts[c].words)
-                            | (scenes[o].words ^ scenes[c].words)}))
+                            | scenes[o].words | scenes[c].words}))
         out: list[Payload] = []
         for orig, cand in pairs:
             wording = compare_wording(forms[orig], forms[cand])
             check = compare_facts(facts[orig], facts[cand], self.aligner)
-            events = align(scenes[orig], scenes[cand], self.matcher)
+            events = align(scenes[orig], scenes[cand], self.matcher, self.lexicon,
+                           self.similarity)
             out.append({**asdict(wording), **asdict(check), **asdict(events)})
         release = getattr(self.aligner, "release", None)
         if release is not None:

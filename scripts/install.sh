@@ -45,6 +45,11 @@ install_base() {
   if ! { command -v chromium && command -v chromedriver; } >/dev/null && command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
   fi
+  # The gate's lexical knowledge: WordNet 3.0 from Debian (read with NLTK, quality/wordnet.py).
+  # Elsewhere install it by hand and point ROBUSTCLAP_WORDNET at its folder.
+  if [[ ! -f /usr/share/wordnet/data.noun ]] && command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wordnet-base wordnet-sense-index
+  fi
   echo "$want" > "$stamp"
   echo "robustclap installed in .venv ($variant)"
 }

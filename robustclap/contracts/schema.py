@@ -104,11 +104,18 @@ class col:  # noqa: N801 - used as a namespace: col.caption_id
     align_general = "align_general"
     align_specific = "align_specific"
     align_units = "align_units"
+    cover_caption_min = "cover_caption_min"
+    cover_caption_mean = "cover_caption_mean"
+    cover_candidate_min = "cover_candidate_min"
+    cover_candidate_mean = "cover_candidate_mean"
     extra_sentences = "extra_sentences"
     definition = "definition"
     fragment = "fragment"
     same_content = "same_content"
     alignment = "alignment"
+    meaning_p = "meaning_p"
+    wording_p = "wording_p"
+    decision_note = "decision_note"
     rank_score = "rank_score"
     passed = "passed"
     failed_gates = "failed_gates"
@@ -244,10 +251,13 @@ _GATE_SCORE_FIELDS = [
         (col.align_synonyms, pa.int32()), (col.align_synonym_sim, pa.float64()),
         (col.align_roles, pa.int32()), (col.align_wordnet, pa.int32()),
         (col.align_general, pa.int32()), (col.align_specific, pa.int32()),
-        (col.align_units, pa.int32()), (col.extra_sentences, pa.int32()),
+        (col.align_units, pa.int32()), (col.cover_caption_min, pa.float64()),
+        (col.cover_caption_mean, pa.float64()), (col.cover_candidate_min, pa.float64()),
+        (col.cover_candidate_mean, pa.float64()), (col.extra_sentences, pa.int32()),
         (col.definition, pa.bool_()), (col.fragment, pa.bool_()),
         (col.same_content, pa.bool_()), (col.alignment, pa.string()),
-        (col.rank_score, pa.float64()),
+        (col.meaning_p, pa.float64()), (col.wording_p, pa.float64()),
+        (col.decision_note, pa.string()), (col.rank_score, pa.float64()),
     ]
 ]
 
@@ -596,6 +606,10 @@ COLUMN_DOCS: dict[str, str] = {
     col.align_general: "caption words matched by a more general word (WordNet hypernym)",
     col.align_specific: "caption words matched by a more specific word (WordNet hyponym)",
     col.align_units: "content words of the caption that the alignment matches",
+    col.cover_caption_min: "weakest caption word's best match in the paraphrase (0-1)",
+    col.cover_caption_mean: "mean of the caption words' best matches in the paraphrase",
+    col.cover_candidate_min: "weakest paraphrase word's best match in the caption (0-1)",
+    col.cover_candidate_mean: "mean of the paraphrase words' best matches in the caption",
     col.extra_sentences: "paraphrase sentences beyond the caption's",
     col.definition: "paraphrase is a definition ('An owl is a creature ...')",
     col.fragment: "paraphrase is cut off mid-sentence",
@@ -603,6 +617,9 @@ COLUMN_DOCS: dict[str, str] = {
     col.alignment: "the event alignment as JSON: missing, added, synonyms, role changes (the "
                    "align_* to same_content columns are null in score tables written before "
                    "the alignment existed)",
+    col.meaning_p: "learned P(meaning kept): the listener would accept it (null: model off)",
+    col.wording_p: "learned P(wording right for the level) (null: model off)",
+    col.decision_note: "what pulled the learned probabilities under their thresholds",
     col.rank_score: "score candidates are ranked by",
     col.passed: "whether the candidate passed every gate",
     col.failed_gates: "every gate the candidate failed",

@@ -82,3 +82,14 @@ def test_synonyms_come_only_from_the_matcher(aligned):
     a = aligned(caption, candidate, lambda c, o: {"canine": ("dog", 0.93)})
     assert (a.align_missing, a.align_synonyms) == (0, 1)
     assert a.align_synonym_sim == pytest.approx(0.93)
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("As an automobile goes past, a hound yelps noisily.", False),
+    ("While pieces of machinery knock against metal, someone dumps water out.", False),
+    ("While sheep are bleating and birds chirp in the background", True),
+    ("While the rain falls, and the wind", True),
+])
+def test_a_fronted_clause_with_a_main_clause_is_no_fragment(nlp, text, fragment):
+    caption = scene(nlp("A dog barks."), frozenset())
+    assert align(caption, scene(nlp(text), frozenset())).fragment is fragment
