@@ -31,7 +31,7 @@ from robustclap.contracts.schema import (
 )
 from robustclap.contracts.stage import StageStats, write_stats
 from robustclap.flows.version_check import file_entries
-from robustclap.quality.config import default_config_text
+from robustclap.quality.config import RULES_CONFIG, default_config_text
 
 # (original, level 1: same words restructured, level 2: new words)
 EXAMPLES: tuple[tuple[str, str, str], ...] = (
@@ -116,7 +116,8 @@ def write_version(root: Path, version: int, n_captions: int, candidates: int = 2
     rng = np.random.default_rng(seed)
     out = layout.version_dir(root, version)
     out.mkdir(parents=True, exist_ok=True)
-    cfg_text = default_config_text()
+    # the rule stack: every gate is a threshold on one score, which this corpus simulates
+    cfg_text = default_config_text(RULES_CONFIG)
     cfg = yaml.safe_load(cfg_text)
     idx = np.arange(n_captions)
     ex = idx % len(EXAMPLES)

@@ -11,9 +11,7 @@ duplicate and surplus, is left out: it ranks candidates, it does not judge them)
 - which gate rejected each wrong-meaning candidate first, and how many each gate rejects;
 - every false accept (wrong meaning, accepted) with its scores and alignment.
 
-`fit` searches the thresholds that a labelled set can tune (per level: SBERT and BERTScore
-minimums; level 2: the weakest synonym's word cosine) for the loosest setting that still meets
-`calibration.target_precision` and `calibration.max_wrong_accepted`, and returns a new config.
+Fitting the learned gate on these rows, and its out-of-sample figures, are learned_fit.py.
 """
 
 from __future__ import annotations
@@ -31,22 +29,16 @@ import numpy as np
 from robustclap.contracts.errors import RobustclapError
 from robustclap.quality.calibrate import read_text, skipped_note
 from robustclap.quality.config import GateConfig
-from robustclap.quality.decide import apply_judge, failed_gates, rank_score
+from robustclap.quality.decide import apply_judge, apply_learned, failed_gates, rank_score
 from robustclap.quality.scoring import Scoring
 
 FIELDS = ("caption", "level", "candidate", "meaning_ok", "level_ok")
 LEVEL1_RECALL_GOAL = 0.5  # issue 13: level 1 keeps at least half of the good candidates
-# (config path, score column) of the thresholds `fit` tunes, per level
-FIT_THRESHOLDS: dict[int, tuple[tuple[str, str], ...]] = {
-    1: (("sbert_min", "sbert_cos"), ("bertscore_f1_min", "bertscore_f1")),
-    2: (("sbert_min", "sbert_cos"), ("bertscore_f1_min", "bertscore_f1"),
-        ("synonym_sim_min", "align_synonym_sim")),
-}
-GRID = tuple(round(x, 2) for x in np.arange(0.30, 0.951, 0.05))
 SCORE_KEYS = ("sbert_cos", "bertscore_f1", "content_recall", "content_novelty",
               "structure_edit", "align_missing", "align_added", "align_synonyms",
-              "align_synonym_sim", "align_roles", "number_diff", "negation_diff",
-              "order_violations", "role_swaps", "alignment")
+              "align_synonym_sim", "align_roles", "align_specific", "number_diff",
+              "negation_diff", "order_violations", "role_swaps", "alignment", "meaning_p",
+              "wording_p", "decision_note")
 
 
 @dataclass
@@ -57,13 +49,15 @@ class Labelled:
     candidate: str
     meaning_ok: bool
     level_ok: bool
+    source: str = ""  # the labelled file (one generator's candidates)
+    synthetic: bool = False  # a mismatched pair made by `mismatched`, not a labelled row
 
     @property
     def good(self) -> bool:
         return self.meaning_ok and self.level_ok
 
 
-def _row(line: int, data: Any) -> Labelled:
+def _row(line: int, data: Any, source: str = "") -> Labelled:
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
     missing = [f for f in FIELDS if f not in data]
@@ -79,7 +73,7 @@ def _row(line: int, data: Any) -> Labelled:
         if not isinstance(data[name], bool):
             raise ValueError(f"{name} is not true or false")
     return Labelled(line, data["caption"], level, data["candidate"], data["meaning_ok"],
-                    data["level_ok"])
+                    data["level_ok"], source)
 
 
 def load_labelled(path: str | Path) -> tuple[list[Labelled], list[dict[str, Any]]]:
@@ -92,7 +86,7 @@ def load_labelled(path: str | Path) -> tuple[list[Labelled], list[dict[str, Any]
         if not line.strip():
             continue
         try:
-            rows.append(_row(n, json.loads(line)))
+            rows.append(_row(n, json.loads(line), path.stem))
         except json.JSONDecodeError as exc:
             bad.append({"line": n, "reason": f"invalid JSON ({exc.msg})"})
         except ValueError as exc:
@@ -100,6 +94,23 @@ def load_labelled(path: str | Path) -> tuple[list[Labelled], list[dict[str, Any]
     if not rows:
         raise RobustclapError(f"{path}: no labelled candidates (fields: {', '.join(FIELDS)})")
     return rows, bad
+
+
+def mismatched(rows: Sequence[Labelled], seed: int = 0) -> list[Labelled]:
+    """One sure negative per (labelled set, caption, level): the caption with a candidate
+    written for another caption of the same set and level (seeded choice). They teach the
+    meaning model what a different scene looks like even from a set whose own wrong rows are
+    all subtle; they are never counted in a report or used for wording or thresholds."""
+    rng = np.random.default_rng(seed)
+    out: list[Labelled] = []
+    keys = sorted({(r.source, r.level, r.caption) for r in rows if not r.synthetic})
+    for source, level, caption in keys:
+        pool = [r for r in rows if r.source == source and r.level == level
+                and r.caption != caption and not r.synthetic]
+        if pool:
+            other = pool[int(rng.integers(len(pool)))]
+            out.append(Labelled(0, caption, level, other.candidate, False, False, source, True))
+    return out
 
 
 def score_rows(rows: Sequence[Labelled], scoring: Scoring,
@@ -189,6 +200,9 @@ def _judge(judge: Any, rows: list[Labelled], scores: list[dict[str, Any]],
 def evaluate(rows: list[Labelled], scores: list[dict[str, Any]], config: GateConfig,
              source: str, skipped: list[dict[str, Any]], judge: Any = None) -> dict[str, Any]:
     scores = [dict(s) for s in scores]
+    for r, s in zip(rows, scores, strict=True):
+        apply_learned(s, config, r.level)
+        s["rank_score"] = rank_score(s)
     failed = [failed_gates(s, config, r.level) for r, s in zip(rows, scores, strict=True)]
     judge_cost = None
     if judge is not None and config.judge.enabled:
@@ -204,57 +218,6 @@ def evaluate(rows: list[Labelled], scores: list[dict[str, Any]], config: GateCon
         "skipped": skipped,
         "levels": {str(lv): level_report(rows, scores, failed, config, lv) for lv in levels},
     }
-
-
-def _with(config: GateConfig, level: int, values: dict[str, float | None]) -> GateConfig:
-    name = f"level{level}"
-    gates = config.gates.model_copy(
-        update={name: getattr(config.gates, name).model_copy(update=values)})
-    return config.model_copy(update={"gates": gates})
-
-
-def fit(rows: list[Labelled], scores: list[dict[str, Any]], config: GateConfig
-        ) -> tuple[GateConfig, dict[str, Any]]:
-    """Thresholds that keep the target precision and wrong-accept share on these rows with the
-    highest recall of good candidates (then the most meaning-kept accepted, then the strictest
-    of equals, which is safer on captions not seen here); a level whose rows cannot meet them
-    gets the strictest grid point. Returns the new config and what was chosen."""
-    target, max_wrong = config.calibration.target_precision, config.calibration.max_wrong_accepted
-    chosen: dict[str, Any] = {}
-    for level, knobs in FIT_THRESHOLDS.items():
-        idx = [i for i, r in enumerate(rows) if r.level == level]
-        if not idx:
-            continue
-        free = _with(config, level, {k: None for k, _ in knobs})
-        others_pass = np.array([not failed_gates(scores[i], free, level) for i in idx])
-        meaning = np.array([rows[i].meaning_ok for i in idx])
-        good = np.array([rows[i].good for i in idx])
-        values = {col: np.array([scores[i].get(col) if scores[i].get(col) is not None
-                                 else -np.inf for i in idx], dtype=float) for _, col in knobs}
-        best: tuple[tuple[float, ...], dict[str, float]] | None = None
-        grids = np.array(np.meshgrid(*[GRID] * len(knobs), indexing="ij")).reshape(len(knobs), -1)
-        for point in grids.T:
-            keep = others_pass.copy()
-            for (_, col), t in zip(knobs, point, strict=True):
-                keep &= values[col] >= t
-            wrong = int((keep & ~meaning).sum())
-            ok = (keep & meaning).any() and (meaning[keep].mean() >= target) and (
-                wrong <= max_wrong * max(1, int((~meaning).sum())))
-            rank = (float(ok), float((keep & good).sum()), float((keep & meaning).sum()),
-                    float(point.sum()))
-            if best is None or rank > best[0]:
-                best = (rank, {k: float(t) for (k, _), t in zip(knobs, point, strict=True)})
-        assert best is not None
-        if not best[0][0]:
-            # no grid point accepts a meaning-kept candidate within the goals: these rows say
-            # nothing about where the thresholds should be, so they stay as configured
-            current = getattr(config.gates, f"level{level}")
-            chosen[str(level)] = {"thresholds": {k: getattr(current, k) for k, _ in knobs},
-                                  "goal_met_on_these_rows": False, "kept_configured": True}
-            continue
-        config = _with(config, level, best[1])
-        chosen[str(level)] = {"thresholds": best[1], "goal_met_on_these_rows": True}
-    return config, chosen
 
 
 def markdown(report: dict[str, Any]) -> str:

@@ -89,7 +89,9 @@ def gate(
 
 
 def calibrate(
-    pairs: Annotated[Path, typer.Option(help="labelled pair file")],
+    pairs: Annotated[list[Path], typer.Option(
+        help="labelled pair file; with --format candidates it may be given once per labelled "
+             "set (one generator's candidates each)")],
     format: Annotated[str, typer.Option(help="stsb | mrpc | paws | clotho | candidates "
                                              "(JSONL: caption, level, candidate, meaning_ok, "
                                              "level_ok)")],
@@ -110,8 +112,13 @@ def calibrate(
         help="candidates only: switch the LLM judge gate on with this model (in-process vLLM; "
              "e.g. packaged:smollm2-135m-instruct)")] = None,
     fit: Annotated[Path | None, typer.Option(
-        "--fit", help="candidates only: fit the thresholds to the config's target precision "
+        "--fit", help="candidates only: fit the learned gate (meaning and wording models, "
+                      "thresholds for the config's target precision) on every --pairs set "
                       "and write the new gate config (a new version) here")] = None,
+    cv: Annotated[bool, typer.Option(
+        "--cv", help="candidates only: out-of-sample figures of that fitting procedure: "
+                     "cross-validation grouped by caption, and fit-on-the-other-sets / "
+                     "test-on-this-one for each --pairs set")] = False,
 ) -> None:
     """Score labelled paraphrase pairs and report how well the gate separates them.
 
@@ -136,14 +143,19 @@ def calibrate(
     cache = _cache_file(cache_dir)
     cfg = load_config(config)
     if format == "candidates":
-        _calibrate_candidates(pairs, _with_judge(cfg, judge_model), cache, out, fit)
+        _calibrate_candidates(pairs, _with_judge(cfg, judge_model), cache, out, fit, cv)
         return
-    if fit is not None or judge_model is not None:
-        raise RobustclapError("--fit and --judge-model need --format candidates "
+    if fit is not None or judge_model is not None or cv:
+        raise RobustclapError("--fit, --cv and --judge-model need --format candidates "
                               "(labelled LLM candidates)")
-    pairset = load_pairs(pairs, format, cfg, genre=None if genre == "all" else genre, limit=limit)
+    if len(pairs) != 1:
+        raise RobustclapError(f"--format {format} reads one --pairs file, got {len(pairs)}")
+    pairs_file = pairs[0]
+    pairset = load_pairs(pairs_file, format, cfg, genre=None if genre == "all" else genre,
+                         limit=limit)
     if pairset.skipped:
-        _say(f"{pairs}: skipped {len(pairset.skipped)} malformed row(s) (listed in the report)")
+        _say(f"{pairs_file}: skipped {len(pairset.skipped)} malformed row(s) (listed in the "
+             "report)")
     with (ScoreCache(cache) as score_cache,
           stage_progress("calibrate", len(pairset.pairs), "pairs") as advance):
         scores = score_pairs(pairset, Scoring(cfg, score_cache), advance=advance)
@@ -186,39 +198,64 @@ def _open_judge(cfg: GateConfig, cache_path: Path, url: str | None = None) -> An
     return InProcessJudge(cfg.judge.model, cache_path, cfg.judge.max_tokens, cfg.judge.seed)
 
 
-def _calibrate_candidates(pairs: Path, cfg: GateConfig, cache: Path | None, out: Path | None,
-                          fit_out: Path | None) -> None:
+def _calibrate_candidates(pairs: list[Path], cfg: GateConfig, cache: Path | None,
+                          out: Path | None, fit_out: Path | None, cv: bool) -> None:
+    import numpy as np
     import yaml
 
     from robustclap.contracts.progress import stage_progress
     from robustclap.quality import calibrate_candidates as cc
+    from robustclap.quality import learned_fit as lf
     from robustclap.quality.cache import ScoreCache
     from robustclap.quality.scoring import Scoring
 
-    rows, skipped = cc.load_labelled(pairs)
+    rows: list[cc.Labelled] = []
+    skipped: list[dict[str, Any]] = []
+    for path in pairs:
+        got, bad = cc.load_labelled(path)
+        rows += got
+        skipped += [{"file": str(path), **b} for b in bad]
+    if len({p.stem for p in pairs}) != len(pairs):
+        raise RobustclapError("--pairs files need different names: a labelled set is "
+                              "named by its file name")
+    source = " + ".join(str(p) for p in pairs)
     with (ScoreCache(cache) as score_cache,
           stage_progress("calibrate", len(rows), "candidates") as advance):
         scores = cc.score_rows(rows, Scoring(cfg, score_cache), advance=advance)
     judge_cache = (cache.parent if cache else Path(".")) / layout.JUDGE_CACHE_FILE
     with _open_judge(cfg, judge_cache) as judge:
-        report = cc.evaluate(rows, scores, cfg, str(pairs), skipped, judge)
-    if fit_out is not None:
-        fitted, chosen = cc.fit(rows, scores, cfg)
+        report = cc.evaluate(rows, scores, cfg, source, skipped, judge)
+    table = None
+    if fit_out is not None or cv:
+        extra = cc.mismatched(rows, cfg.calibration.seed)
+        with ScoreCache(cache) as score_cache:
+            extra_scores = cc.score_rows(extra, Scoring(cfg, score_cache))
+        table = lf.table(rows + extra, scores + extra_scores, cfg)
+    if cv and table is not None:
+        report["out_of_sample"] = lf.cross_validate(table, cfg)
+    if fit_out is not None and table is not None:
+        learned, chosen = lf.fit_learned(table, np.arange(len(table.rows)), cfg)
+        fitted = lf.with_learned(cfg, learned)
         fit_out.parent.mkdir(parents=True, exist_ok=True)
         fit_out.write_text(
             f"# gate version {fitted.version}, fitted by `robustclap calibrate --fit` on "
-            f"{pairs.name} (target precision {cfg.calibration.target_precision})\n"
+            f"{', '.join(p.name for p in pairs)} (target precision "
+            f"{cfg.calibration.target_precision}, of good "
+            f"{cfg.calibration.target_good_precision})\n"
             + yaml.safe_dump(fitted.model_dump(mode="json"), sort_keys=False),
             encoding="utf-8")
         report["fit"] = {"config": str(fit_out), "gate_version": fitted.version, **chosen}
-        report["fitted"] = cc.evaluate(rows, scores, fitted, str(pairs), skipped)
+        report["fitted"] = cc.evaluate(rows, scores, fitted, source, skipped)
         _say(f"wrote gate config {fitted.version} to {fit_out}: {json.dumps(chosen)}")
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2), encoding="utf-8")
     typer.echo(cc.markdown(report))
+    if "out_of_sample" in report:
+        typer.echo("## Out of sample (the fitting procedure; in-sample rows last)\n\n"
+                   + lf.markdown(report["out_of_sample"]))
     if "fitted" in report:
-        typer.echo("# After --fit\n\n" + cc.markdown(report["fitted"]))
+        typer.echo("# After --fit (in sample)\n\n" + cc.markdown(report["fitted"]))
 
 
 def register(app: typer.Typer) -> None:

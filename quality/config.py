@@ -13,7 +13,7 @@ import json
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -28,6 +28,9 @@ from robustclap.contracts.config import load_yaml_model, parse_yaml_model
 from robustclap.contracts.errors import RobustclapError
 
 DEFAULT_CONFIG = "gates.yaml"
+# the rule-stack gate of 0.1 (every decision a hand-set threshold): an alternative to pass with
+# --config, and what the synthetic dashboard corpus simulates
+RULES_CONFIG = "gates-rules.yaml"
 
 
 class _Strict(BaseModel):
@@ -52,6 +55,9 @@ class StructureConfig(_Strict):
     # lemmas the event alignment leaves out on both sides ("the sound of", "is heard"); a verb
     # whose object is one of them ("makes a noise") is left out too
     neutral_words: tuple[str, ...] = ("sound", "noise", "hear", "be", "have")
+    # WordNet 3.0 relations in the event alignment (quality/wordnet.py): synonyms and the
+    # direction of a hypernym ("vehicle" for "car" is fine, "songbird" for "bird" adds)
+    wordnet: bool = True
 
 
 class SurfaceConfig(_Strict):
@@ -125,8 +131,12 @@ class FactGates(_Strict):
 
 
 class AlignmentGates(_Strict):
-    """Sound-event alignment (events.py), both levels."""
+    """Sound-event alignment (events.py)."""
 
+    # levels where missing_max / added_max / roles_max apply: at level 1 the vocabulary is
+    # kept, so an unmatched word is a real change; at level 2 rewording leaves words unmatched
+    # that WordNet and the word embeddings miss, and the learned meaning model weighs them
+    levels: tuple[Literal[1, 2], ...] = (1, 2)
     missing_max: Count = 0  # caption content words the candidate lacks
     added_max: Count = 0  # candidate content words the caption lacks (repeats included)
     roles_max: Count = 0  # matched actions whose source or object changed
@@ -193,6 +203,16 @@ class Calibration(_Strict):
     # that may be accepted
     target_precision: float = Field(0.95, gt=0, le=1, allow_inf_nan=False)
     max_wrong_accepted: float = Field(0.01, ge=0, le=1, allow_inf_nan=False)
+    # precision of good (meaning kept and wording right for the level) among accepted
+    target_good_precision: float = Field(0.85, gt=0, le=1, allow_inf_nan=False)
+    # `--fit` picks thresholds on out-of-fold predictions of the fitting rows with this much
+    # headroom over both targets (fresh captions and models score a little lower)
+    fit_margin: float = Field(0.02, ge=0, le=0.5, allow_inf_nan=False)
+    # a level where no threshold meets the targets on the fitting rows: the most precise
+    # setting that still keeps this share of the good rows (0 = accept nothing there)
+    fallback_min_recall: float = Field(0.1, ge=0, le=1, allow_inf_nan=False)
+    folds: int = Field(5, ge=2)  # grouped cross-validation folds (grouped by caption)
+    l2: float = Field(3.0, gt=0, allow_inf_nan=False)  # ridge penalty of the learned models
 
 
 class JudgeConfig(_Strict):
@@ -205,9 +225,59 @@ class JudgeConfig(_Strict):
     seed: int = 0
 
 
+class FeatureSpec(_Strict):
+    center: float = Field(allow_inf_nan=False)
+    scale: float = Field(gt=0, allow_inf_nan=False)
+    weight: float = Field(allow_inf_nan=False)
+
+
+class LogisticSpec(_Strict):
+    """A fitted monotone logistic model (quality/learned.py): intercept and, per feature,
+    the standardisation and weight. Written by `calibrate --fit`, not by hand."""
+
+    intercept: float = Field(allow_inf_nan=False)
+    features: dict[str, FeatureSpec]
+
+
+class LevelThresholds(_Strict):
+    """Minimum P(meaning kept) and P(wording right for the level) to accept a candidate."""
+
+    meaning: Share = 0.5
+    wording: Share = 0.5
+
+
+class LearnedConfig(_Strict):
+    """The learned faithfulness decisions (quality/learned.py, fitted by learned_fit.py)."""
+
+    enabled: bool = False
+    meaning: LogisticSpec | None = None  # both levels (level 2 is a feature)
+    wording_level1: LogisticSpec | None = None
+    wording_level2: LogisticSpec | None = None
+    level1: LevelThresholds = LevelThresholds()
+    level2: LevelThresholds = LevelThresholds()
+    fitted_on: tuple[str, ...] = ()  # provenance: the labelled files and their row counts
+
+    @model_validator(mode="after")
+    def _complete(self) -> LearnedConfig:
+        from robustclap.quality.learned import check_spec
+
+        if self.enabled and None in (self.meaning, self.wording_level1, self.wording_level2):
+            raise ValueError("learned.enabled needs meaning, wording_level1 and wording_level2 "
+                             "(write them with `robustclap calibrate --format candidates --fit`)")
+        for name in ("meaning", "wording_level1", "wording_level2"):
+            spec = getattr(self, name)
+            if spec is not None:
+                check_spec(name, {k: v.weight for k, v in spec.features.items()})
+        return self
+
+    def thresholds(self, level: int) -> LevelThresholds:
+        return self.level1 if level == 1 else self.level2
+
+
 class GateConfig(_Strict):
     scorers: Scorers = Scorers()
     gates: Gates
+    learned: LearnedConfig = LearnedConfig()
     judge: JudgeConfig = JudgeConfig()
     selection: Selection = Selection()
     combined: Combined = Combined()
@@ -243,9 +313,10 @@ class GateConfig(_Strict):
         raise RobustclapError(f"paraphrase level {level} is not 1 or 2")
 
 
-def default_config_text() -> str:
+def default_config_text(name: str = DEFAULT_CONFIG) -> str:
+    """A config shipped with the package (the default one unless named)."""
     here = resources.files("robustclap.quality")
-    return here.joinpath(DEFAULT_CONFIG).read_text(encoding="utf-8")
+    return here.joinpath(name).read_text(encoding="utf-8")
 
 
 def parse_config(text: str, source: str = "<config>") -> GateConfig:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from robustclap.quality.config import GateConfig
+from robustclap.quality.learned import MEANING_P, WORDING_P
+from robustclap.quality.learned import decide as learned_decide
 from robustclap.quality.text import edit_ratio, words
 
 JUDGE_VERDICT = "judge_verdict"
@@ -94,7 +96,14 @@ def _vocabulary_l2(s: Scores, c: GateConfig, level: int) -> bool:
 
 
 def _aligned(score: str, limit: str) -> Check:
-    return lambda s, c, lv: _over(s.get(score), getattr(c.gates.alignment, limit))
+    return lambda s, c, lv: lv in c.gates.alignment.levels and _over(
+        s.get(score), getattr(c.gates.alignment, limit))
+
+
+def _learned(prob: str, threshold: str) -> Check:
+    """The learned model's probability is under the level's threshold (learned.py)."""
+    return lambda s, c, lv: c.learned.enabled and _under(
+        s.get(prob), getattr(c.learned.thresholds(lv), threshold))
 
 
 def _shape(flag: str) -> Check:
@@ -132,6 +141,8 @@ GATES: dict[str, Check] = {
     "length_ratio": _length,
     "near_duplicate_original": _near_duplicate,
     "near_copy": _near_copy_l1,
+    "meaning": _learned(MEANING_P, "meaning"),
+    "wording": _learned(WORDING_P, "wording"),
     "sbert": _sbert,
     "bertscore": _bertscore,
     "event_missing": _aligned("align_missing", "missing_max"),
@@ -156,9 +167,20 @@ ALL_GATES = [GENERATION_FAILED, EMPTY, *GATES, DUPLICATE]
 
 
 def rank_score(scores: Scores) -> float | None:
-    """Meaning kept: the mean of SBERT cosine and BERTScore F1."""
+    """How good a candidate is: P(meaning kept) x P(wording right) when the learned models
+    ran (apply_learned), else meaning kept as the mean of SBERT cosine and BERTScore F1."""
+    pm, pw = scores.get(MEANING_P), scores.get(WORDING_P)
+    if pm is not None and pw is not None:
+        return pm * pw
     a, b = scores.get("sbert_cos"), scores.get("bertscore_f1")
     return None if a is None or b is None else (a + b) / 2
+
+
+def apply_learned(scores: dict[str, Any], config: GateConfig, level: int) -> None:
+    """Add the learned models' probabilities and their note to a candidate's scores (when
+    the config switches them on); they are cheap, so they are never cached."""
+    if config.learned.enabled:
+        scores.update(learned_decide(config.learned, scores, level))
 
 
 def apply_judge(judge: Any, items: list[tuple[str, str, int, dict[str, Any], list[str]]],

@@ -42,6 +42,7 @@ from robustclap.quality.decide import (
     GENERATION_FAILED,
     Candidate,
     apply_judge,
+    apply_learned,
     failed_gates,
     rank_score,
     select,
@@ -188,6 +189,7 @@ def _decide(captions: list[list[dict]], scoring: Scoring, config: GateConfig,
     found = scoring.lookup([(c.row[col.caption], c.text) for c in to_score])
     for c in to_score:
         c.scores = dict(found[(c.row[col.caption], c.text)])
+        apply_learned(c.scores, config, c.level)
         c.scores[col.rank_score] = rank_score(c.scores)
         c.failed = failed_gates(c.scores, config, c.level)
     if judge is not None:
@@ -297,7 +299,8 @@ def _missing_levels(group: list[Candidate], levels: list[int]) -> list[int]:
 
 def _score_row(c: Candidate, version: str, score_columns: list[str]) -> dict:
     """A GATE_SCORES row: every score, whether it passed, and which gates failed."""
-    scores = {k: c.scores.get(k) for k in [*score_columns, col.rank_score]}
+    scores = {k: c.scores.get(k) for k in [*score_columns, col.meaning_p, col.wording_p,
+                                           col.decision_note, col.rank_score]}
     return {
         col.caption_id: c.row[col.caption_id], col.level: c.level, col.candidate: c.index,
         col.status: c.row[col.status], **scores,

@@ -24,6 +24,15 @@ def nlp():
 
 @pytest.fixture(scope="session")
 def config():
+    """The rule-stack config (quality/gates-rules.yaml): the rules' own tests read it."""
+    from robustclap.quality.config import load_config
+
+    return load_config(Path(__file__).resolve().parents[2] / "quality" / "gates-rules.yaml")
+
+
+@pytest.fixture(scope="session")
+def shipped_config():
+    """The shipped default (quality/gates.yaml): rules plus the learned models."""
     from robustclap.quality.config import load_config
 
     return load_config()

@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from rich.console import Console
 from typer.testing import CliRunner
@@ -31,8 +32,9 @@ def test_gate_command_writes_the_corpus(generated, gated, tmp_path, monkeypatch)
     monkeypatch.delenv(QUIET_ENV, raising=False)
     monkeypatch.setattr(progress, "Console",
                         lambda **kw: Console(file=bars, force_terminal=True, width=160))
+    rules = Path(__file__).resolve().parents[2] / "quality" / "gates-rules.yaml"  # as `gated`
     result = runner.invoke(app, ["gate", "--input", str(generated), "--out", str(tmp_path / "c"),
-                                 "--cache-dir", str(out)])
+                                 "--cache-dir", str(out), "--config", str(rules)])
     assert result.exit_code == 0, result.output
     shown = bars.getvalue()
     assert "gate: score" in shown and "pairs/s" in shown and "ETA" in shown

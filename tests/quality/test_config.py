@@ -107,3 +107,23 @@ def test_non_utf8_config_exits_2_without_traceback(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert "not UTF-8" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_shipped_config_decides_with_the_learned_models(shipped_config):
+    """The default gate: rules by nature stay rules, meaning and wording are learned."""
+    cfg = shipped_config
+    assert cfg.learned.enabled and cfg.learned.meaning is not None
+    assert cfg.gates.alignment.levels == (1,)  # level 2's unmatched words are weighed
+    assert cfg.gates.level2.sbert_min is None and cfg.gates.level1.sbert_min is None
+    assert cfg.gates.facts.negation_diff_max == 0 and cfg.gates.facts.number_diff_max == 0
+    assert cfg.gates.facts.order_violations_max == 0 and cfg.gates.facts.role_swaps_max == 0
+    assert cfg.learned.fitted_on  # provenance of the fit is recorded
+
+
+def test_a_learned_section_without_its_models_is_refused(tmp_path):
+    data = yaml.safe_load(default_config_text())
+    del data["learned"]["wording_level2"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    with pytest.raises(RobustclapError, match="wording_level2"):
+        load_config(bad)

@@ -130,7 +130,7 @@ def test_regating_with_new_thresholds_recomputes_no_score(gated, generated, tmp_
     monkeypatch.setattr(semantic.SbertEncoder, "_load", no_model)
     monkeypatch.setattr(semantic.BertScoreScorer, "_load", no_model)
     monkeypatch.setattr(structure, "parse", no_model)
-    strict_text = (Path(__file__).resolve().parents[2] / "quality" / "gates.yaml").read_text()
+    strict_text = (Path(__file__).resolve().parents[2] / "quality" / "gates-rules.yaml").read_text()
     strict = parse_config(strict_text.replace("sbert_min: 0.80", "sbert_min: 0.999"))
     again = run_gate(generated, tmp_path / "regated", strict, cache_path=out / "score_cache.sqlite")
     assert again.counts["scores_computed"] == 0
@@ -142,7 +142,7 @@ def test_regating_with_new_thresholds_recomputes_no_score(gated, generated, tmp_
     assert first_scores[col.sbert_cos].equals(new_scores[col.sbert_cos])
 
 
-def test_small_batches_and_regeneration_rounds_in_other_shards(gated, tmp_path, case):
+def test_small_batches_and_regeneration_rounds_in_other_shards(gated, tmp_path, case, config):
     """Round-1 candidates in a second shard are decided with their caption's round-0 ones,
     even when every streamed batch holds only a few rows."""
     out, _ = gated
@@ -153,7 +153,7 @@ def test_small_batches_and_regeneration_rounds_in_other_shards(gated, tmp_path, 
     extra.update({col.candidate: 100, col.paraphrase: "Without ceasing, two songbirds chirp.",
                   col.status: "ok", col.fail_reason: None})
     write_table(CANDIDATES, [extra], folder / "candidates" / "part-00001.parquet")
-    result = run_gate(folder, tmp_path / "c", load_config(), batch_rows=2,
+    result = run_gate(folder, tmp_path / "c", config, batch_rows=2,
                       cache_path=out / "score_cache.sqlite")
     accepted = read_table(CORPUS, tmp_path / "c" / "accepted.parquet").to_pylist()
     assert ("c3", 2, 100) in {(r[col.caption_id], r[col.level], r[col.candidate])
@@ -279,3 +279,36 @@ def test_progress_hook_sees_every_pair_and_row(generated, gated, tmp_path):
     distinct = pq.read_table(generated / "candidates").to_pandas().query("status == 'ok'")
     assert unit == "pairs" and total == sum(done) == len(
         distinct.dropna(subset=["paraphrase"]).drop_duplicates(["caption", "paraphrase"]))
+
+
+# rules by nature that stay rules in the shipped learned config (quality/gates.yaml)
+HARD_RULES = {"identical", "meta_text", "echo", "list", "non_english", "numbers", "negation",
+              "temporal_order", "role_swap", "empty", "generation_failed", "repetition"}
+
+
+def test_shipped_learned_gate_on_the_hand_written_cases(generated, gated, tmp_path, case,
+                                                        shipped_config):
+    """The default gate (learned meaning and wording over the rules): every bad row is
+    rejected, by its named gate when that gate is a rule here, with a readable note when the
+    learned models decided; the good level-1 rows are kept."""
+    out = tmp_path / "shipped"
+    result = run_gate(generated, out, shipped_config, cache_path=gated[0] / "score_cache.sqlite")
+    assert result.extra["gate_version"] == shipped_config.version
+    accepted = set(keys(read_table(CORPUS, out / "accepted.parquet")))
+    rejected = {(r[col.caption_id], r[col.level], r[col.candidate]): r for r in
+                read_table(GATE_REJECTED, out / "rejected.parquet").to_pylist()}
+    scores = {(r[col.caption_id], r[col.level], r[col.candidate]): r for r in
+              read_table(GATE_SCORES, out / "scores.parquet").to_pylist()}
+    for key, (expect, gate) in expectations(case).items():
+        if expect == case.GOOD and key[1] == 1:
+            assert key in accepted, (key, scores[key][col.decision_note])
+        elif expect != case.GOOD:
+            assert key in rejected, key
+            if gate in HARD_RULES:
+                assert gate in rejected[key][col.failed_gates], (key, rejected[key])
+        s = scores[key]
+        if s[col.meaning_p] is not None:
+            assert 0 <= s[col.meaning_p] <= 1 and 0 <= s[col.wording_p] <= 1
+            learned_failed = {"meaning", "wording"} & set(s[col.failed_gates])
+            # the note names what pulled a learned decision down, in words
+            assert bool(s[col.decision_note]) == bool(learned_failed), (key, s)

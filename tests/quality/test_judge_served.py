@@ -23,11 +23,14 @@ from robustclap.contracts.schema import col
 from robustclap.pipeline.config import GenerateConfig
 from robustclap.pipeline.llm.model_ref import ModelRef
 from robustclap.pipeline.runner import LazyBackend
-from robustclap.quality.config import default_config_text, load_config
+from robustclap.quality.config import load_config
 from robustclap.quality.judge import DIFFERENT, SAME, SCHEMA
 from robustclap.quality.judge_served import ServedJudge, run_judge
 
 CAPTION = "A dog barks twice while rain falls."
+
+# the rule-stack config: the hand-written cases say which rows pass "every other gate" there
+RULES = Path(__file__).resolve().parents[2] / "quality" / "gates-rules.yaml"
 
 
 @pytest.fixture
@@ -101,7 +104,7 @@ def test_the_flow_gate_judges_with_the_run_engine(endpoint, generated, gated, tm
     candidate that passed the other gates is judged once; a rerun asks nothing."""
     from robustclap.flows.paraphrase import gate_task
 
-    raw = yaml.safe_load(default_config_text())
+    raw = yaml.safe_load(RULES.read_text(encoding="utf-8"))  # the hand cases' expectations
     raw["judge"] = {**raw.get("judge", {}), "enabled": True}
     cfg_path = tmp_path / "gates.yaml"
     cfg_path.write_text(yaml.safe_dump(raw, sort_keys=False))
@@ -153,7 +156,8 @@ def test_gate_command_asks_a_served_judge(endpoint, generated, gated, tmp_path, 
     good = sum(1 for r in case.ROWS if r[3] == case.GOOD)
     out = tmp_path / "c"
     base = ["--quiet", "gate", "--input", str(generated), "--out", str(out), "--cache-dir",
-            str(_warm_score_cache(gated, tmp_path / "sc").rsplit("/", 1)[0])]
+            str(_warm_score_cache(gated, tmp_path / "sc").rsplit("/", 1)[0]),
+            "--config", str(RULES)]
     code, text = _cli([*base, "--judge-model", "fake", "--judge-url", endpoint.url], capsys)
     assert code == 0, text
     assert endpoint.requests == good
