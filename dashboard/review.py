@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -98,19 +99,66 @@ def limits(gate_config: dict[str, Any], level: int) -> list[Limit]:
     return out
 
 
+_LEARNED = {"meaning": (col.meaning_p, "P(meaning kept)"),
+            "wording": (col.wording_p, "P(wording right for the level)")}
+_RELATIONS = {"wn_synonym": "WordNet synonym", "wn_general": "more general",
+              "wn_specific": "more specific: adds detail"}
+
+
+def alignment_text(alignment: str | None) -> str:
+    """The event alignment (JSON in scores.parquet) as a line a reviewer reads, e.g.
+    'missing: hoot · added: hop · car → auto (WordNet synonym) · roles: bark source dog → cat'."""
+    if not alignment:
+        return "–"
+    try:
+        data = json.loads(alignment)
+    except ValueError:
+        return str(alignment)
+    parts = []
+    if data.get("missing"):
+        parts.append("missing: " + ", ".join(data["missing"]))
+    if data.get("added"):
+        parts.append("added: " + ", ".join(data["added"]))
+    parts += [f"{a} → {b} ({_RELATIONS.get(k, k)})" for a, b, k in data.get("wordnet", [])]
+    parts += [f"{a} → {b} (similar words, {sim:.2f})" for a, b, sim in data.get("synonyms", [])]
+    roles = [f"{r.get('action')} {r.get('slot')} {r.get('caption') or '–'} → "
+             f"{r.get('candidate') or '–'}" for r in data.get("roles", [])]
+    if roles:
+        parts.append("roles: " + "; ".join(roles))
+    for flag in ("extra_sentences", "definition", "fragment", "run_on"):
+        if data.get(flag):
+            parts.append(flag.replace("_", " "))
+    return " · ".join(parts) or "every word matched"
+
+
+def _learned_text(gate: str, row: dict[str, Any], gate_config: dict[str, Any]) -> str:
+    score, label = _LEARNED[gate]
+    level = int(row[col.level])
+    th = ((gate_config.get("learned") or {}).get(f"level{level}") or {}).get(gate)
+    p = row.get(score)
+    limit = "" if th is None else f" (limit >= {th:g})"
+    return f"{label} {fmt(p)}{limit}"
+
+
 def why(row: dict[str, Any], gate_config: dict[str, Any]) -> str:
-    """The failed gates' scores beside their limits, e.g. 'sbert_cos 0.712 (limit >= 0.8: FAIL)'.
-    """
+    """The failed gates' scores beside their limits, e.g. 'sbert_cos 0.712 (limit >= 0.8: FAIL)';
+    for the learned gates their probability, its threshold and what pulled it down."""
     failed = row.get(col.failed_gates) or []
     if isinstance(failed, str):
         failed = [g.strip() for g in failed.split(",") if g.strip()]
     parts = []
     lims = limits(gate_config, int(row[col.level]))
+    note = row.get(col.decision_note)
     for gate in failed:
+        if gate in _LEARNED:
+            parts.append(f"{gate}: {_learned_text(gate, row, gate_config)}")
+            continue
         found = [lim.text(row.get(lim.score)) for lim in lims if lim.gate == gate]
         if gate in _FLAGS and row.get(_FLAGS[gate]):
             found.append(f"{_FLAGS[gate]} = yes")
         parts.append(f"{gate}: " + ("; ".join(found) if found else "(no numeric limit)"))
+    if note and any(g in _LEARNED for g in failed):
+        parts.append(f"why: {note}")
     return " | ".join(parts)
 
 

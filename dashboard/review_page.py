@@ -10,7 +10,14 @@ from urllib.parse import urlencode
 from robustclap.contracts.schema import col
 from robustclap.dashboard.page import Raw, table
 from robustclap.dashboard.queries import Filters
-from robustclap.dashboard.review import ALIGNMENT, SCORE_COLUMNS, fmt, limits, why
+from robustclap.dashboard.review import (
+    ALIGNMENT,
+    SCORE_COLUMNS,
+    alignment_text,
+    fmt,
+    limits,
+    why,
+)
 from robustclap.quality.decide import EMPTY, GENERATION_FAILED
 
 # scores shown as their own columns beside the limits (the rest are in the candidate view)
@@ -119,7 +126,7 @@ def candidate_view(caption_id: str, rows: list[dict[str, Any]], gates: list[str]
                 "–" if r.get(col.rank) is None else f"accepted, rank {r[col.rank]}",
                 ", ".join(r.get(col.failed_gates) or []) or ("–" if r.get(col.failed_gates)
                                                                is None else "none"),
-                r.get(ALIGNMENT)]
+                alignment_text(r.get(ALIGNMENT)), why(r, gate_config) or "–"]
                for n, r in zip(names, rows, strict=True)]
     verdicts = [[g, *(_verdict(g, r, lim) for r, lim in zip(rows, lims, strict=True))]
                 for g in gates]
@@ -130,7 +137,8 @@ def candidate_view(caption_id: str, rows: list[dict[str, Any]], gates: list[str]
         f"<p><b>{escape(str(first[col.caption]))}</b> (split {escape(str(first[col.split]))})"
         "</p>"
         + table(["candidate", "paraphrase", "status", "LLM failure", "accepted",
-                 "failed gates", "event alignment"], _cells(listing), "candidates-table")
+                 "failed gates", "event alignment", "why"], _cells(listing),
+                 "candidates-table")
         + "<h3>Each gate's verdict</h3><p>✓ passed, ✗ failed, – not scored; hover a mark "
           "for the score and its limit.</p>"
         + table(["gate", *names], _cells(verdicts), "verdicts-table")

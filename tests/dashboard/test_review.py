@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from robustclap.contracts.schema import col
 from robustclap.dashboard import overview, queries, review
@@ -18,6 +20,7 @@ from robustclap.dashboard.corpus import Version, open_version
 from robustclap.dashboard.queries import Filters
 from robustclap.dashboard.report import render_report
 from robustclap.dashboard.synthetic import write_version
+from robustclap.quality.config import default_config_text
 from robustclap.quality.decide import ALL_GATES, EMPTY, GENERATION_FAILED
 
 
@@ -78,8 +81,9 @@ def test_axis_range_is_not_squashed_by_an_outlier(tmp_path: Path, con) -> None:
     assert ranges[col.length_ratio][1] < 5.0
 
 
-def test_limits_and_why_name_score_and_threshold(corpus: Path) -> None:
-    cfg = open_version(corpus).gate_config()
+def test_limits_and_why_name_score_and_threshold() -> None:
+    rules = Path(__file__).resolve().parents[2] / "quality" / "gates-rules.yaml"
+    cfg = yaml.safe_load(rules.read_text(encoding="utf-8"))  # thresholds on every score
     lims = review.limits(cfg, 1)
     sbert = [x for x in lims if x.gate == "sbert"]
     assert sbert and sbert[0].op == ">=" and sbert[0].score == col.sbert_cos
@@ -117,3 +121,27 @@ def test_candidates_of_one_caption(corpus: Path, con) -> None:
 def test_report_names_model_prompt_and_gate_versions(corpus: Path) -> None:
     html = render_report(corpus)
     assert "synthetic-llm" in html and "level 1: p1" in html and "synthetic0001" in html
+
+
+def test_why_of_a_learned_decision_is_readable() -> None:
+    cfg = yaml.safe_load(default_config_text())  # the shipped gate: learned models on
+    th = cfg["learned"]["level2"]["wording"]
+    row = {col.level: 2, col.failed_gates: ["wording"], col.wording_p: th / 2,
+           col.decision_note: "level-2 wording 0.10 < 0.88: caption words kept [...] (-1.2)"}
+    text = review.why(row, cfg)
+    assert text.startswith(f"wording: P(wording right for the level) {th / 2:.3f} "
+                           f"(limit >= {th:g})")
+    assert "why: level-2 wording 0.10" in text
+
+
+def test_alignment_is_shown_as_words_not_json() -> None:
+    raw = json.dumps({"missing": ["hoot"], "added": ["hop"], "synonyms": [["car", "auto", 0.52]],
+                      "wordnet": [["bird", "songbird", "wn_specific"]],
+                      "roles": [{"action": "bark", "slot": "source", "caption": "dog",
+                                 "candidate": "cat"}], "fragment": True})
+    text = review.alignment_text(raw)
+    assert text == ("missing: hoot · added: hop · bird → songbird (more specific: adds detail) · "
+                    "car → auto (similar words, 0.52) · roles: bark source dog → cat · fragment")
+    assert "{" not in text
+    assert review.alignment_text(json.dumps({"missing": [], "added": []})) == "every word matched"
+    assert review.alignment_text(None) == "–"
