@@ -217,8 +217,9 @@ def _why(model: Logistic, x: np.ndarray, features: Sequence[Feature], k: int = 3
     parts = sorted(model.contributions(x).items(), key=lambda kv: kv[1])
     docs = {f.name: f.doc for f in features}
     vals = dict(zip(model.features, x, strict=True))
-    return ", ".join(f"{docs[n]} [{n}={vals[n]:.2g}] ({c:+.1f})" for n, c in parts[:k]
+    said = ", ".join(f"{docs[n]} [{n}={vals[n]:.2g}] ({c:+.1f})" for n, c in parts[:k]
                      if c < -0.05)
+    return said or "no signal is below an average candidate's; the threshold is above it"
 
 
 def decide(learned: Any, scores: Scores, level: int) -> dict[str, Any]:
