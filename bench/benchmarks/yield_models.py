@@ -264,25 +264,37 @@ def run(workdir: Path, **opts) -> Result:
         summaries.append(summary)
         rows += got
         accepted.append(acc)
+    out_dir = Path(opts.get("out") or workdir)
+    names = ", ".join(captions)
+    save(out_dir, res, summaries, rows, accepted, [], gate_cfg.version, n, names)  # so far
     quick = [run_quickstart(m["model"], workdir) for m in summaries] if opts.get(
         "quickstart") else []
     res.params["loadavg_after"] = os.getloadavg()
-    res.params["gate_version_after"] = load_gate_config(None).version  # changed meanwhile?
-    res.metrics["models"] = summaries
-    res.metrics["rounds"] = rows
-    res.metrics["quickstart"] = quick
-    table = markdown(summaries, quick)
+    try:  # the gate config may have changed (or be half-edited) while this ran
+        res.params["gate_version_after"] = load_gate_config(None).version
+    except RobustclapError as exc:
+        res.params["gate_version_after"] = f"unreadable: {exc}"[:300]
+    table = save(out_dir, res, summaries, rows, accepted, quick, gate_cfg.version, n, names)
     res.notes.append("\n" + table)
-    out_dir = Path(opts.get("out") or workdir)
+    res.notes.append(f"written: {out_dir / 'yield.json'}, yield.md, yield-accepted.csv")
+    return res
+
+
+def save(out_dir: Path, res: Result, summaries: list[dict], rows: list[dict],
+         accepted: list[pd.DataFrame], quick: list[dict], gate_version: str, n: int,
+         names: str) -> str:
+    """yield.json, yield.md and yield-accepted.csv (written before the quickstarts too, so a
+    quickstart that fails keeps the comparison); returns the markdown table."""
+    res.metrics.update(models=summaries, rounds=rows, quickstart=quick)
+    table = markdown(summaries, quick)
     out_dir.mkdir(parents=True, exist_ok=True)
-    cols = ["model", "source", "level", "caption", "paraphrase"]
     if accepted:
+        cols = ["model", "source", "level", "caption", "paraphrase"]
         pd.concat(accepted)[cols].to_csv(out_dir / "yield-accepted.csv", index=False)
     saved = {"params": res.params, "models": summaries, "rounds": rows, "quickstart": quick}
     (out_dir / "yield.json").write_text(json.dumps(saved, indent=2, default=str))
     (out_dir / "yield.md").write_text(
-        f"# bench yield: packaged models side by side\n\ngate version {gate_cfg.version}; "
-        f"{n} captions per source ({', '.join(captions)}); {rounds} rounds; quickstart "
+        f"# bench yield: packaged models side by side\n\ngate version {gate_version}; "
+        f"{n} captions per source ({names}); {res.params['rounds']} rounds; quickstart "
         f"generation settings.\n\n{table}\n")
-    res.notes.append(f"written: {out_dir / 'yield.json'}, yield.md, yield-accepted.csv")
-    return res
+    return table
