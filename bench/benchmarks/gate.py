@@ -67,6 +67,29 @@ def write_candidates(folder: Path, n_rows: int) -> int:
     return len(df)
 
 
+def _new_parts_cost(src: Path, workdir: Path, cfg) -> dict[str, float]:
+    """What the faithfulness issue's parts cost (issue 22): the same gate, cold cache, with
+    and without WordNet matching, soft coverage and the learned decisions, back to back."""
+    from robustclap.quality.gate import run_gate
+
+    structure = cfg.scorers.structure.model_copy(update={"wordnet": False})
+    plain = cfg.model_copy(update={
+        "scorers": cfg.scorers.model_copy(update={"structure": structure}),
+        "learned": cfg.learned.model_copy(update={"enabled": False})})
+    walls = {}
+    for name, config in (("with_wordnet_and_learned_s", cfg), ("without_s", plain)):
+        out = workdir / f"parts-{name}"
+        shutil.rmtree(out, ignore_errors=True)
+        t = time.perf_counter()
+        run_gate(src, out, config, cache_path=out / "cache.sqlite")
+        walls[name] = round(time.perf_counter() - t, 2)
+        shutil.rmtree(out, ignore_errors=True)
+    walls["new_parts_share"] = round(
+        (walls["with_wordnet_and_learned_s"] - walls["without_s"])
+        / walls["with_wordnet_and_learned_s"], 3)
+    return {f"issue22_{k}": v for k, v in walls.items()}
+
+
 def run(workdir: Path, **opts) -> Result:
     from robustclap.quality.config import load_config
     from robustclap.quality.gate import run_gate
@@ -128,6 +151,7 @@ def run(workdir: Path, **opts) -> Result:
         one = statistics.median(one_pass)
         res.metrics["bare_sbert_pass_s"] = round(one, 2)
         res.metrics["gate_wall_over_one_encoder_pass"] = round(comp.toolkit_median / one, 3)
+    res.metrics.update(_new_parts_cost(src, workdir, cfg))
     res.goals.append(Goal("gate wall / bare encoder passes", comp.ratio, 1.15))
     res.goals.append(Goal("gate candidates/s (whole stage)", rate, 100, at_least=True))
     res.notes.append("the toolkit side also runs what the bare side does not: spaCy parsing "
