@@ -185,7 +185,7 @@ def goals(summary: dict, stats: dict | None = None, clap: str = "tiny") -> list[
             out.append(Goal("gated LLM-paraphrase test queries (levels 1+2)",
                             stats["queries"].get(GOAL_KIND, 0), MIN_LLM_QUERIES, at_least=True))
     for setting in [MULTI] + [n for n in UNGATED if n in summary]:
-        tag = "" if setting == MULTI else "ungated ablation: "
+        tag = "" if setting == MULTI else f"ablation {setting}: "
         for kind, what in ((GOAL_KIND, "LLM paraphrases"), ("reworded", "held-out rewordings")):
             out.append(Goal(f"{tag}multi-view / plain relative R@1 drop ({what})",
                             _drop_ratio(summary, setting, kind), 0.5))
