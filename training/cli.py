@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
         out_dir: Annotated[Path | None, typer.Option(
             "--out", "-o", help="Override out_dir (checkpoints, logs).")] = None,
         model: Annotated[str | None, typer.Option(
-            "--model", help="Override model (hub id or local folder).")] = None,
+            "--model", help="Override model (hub id, local folder, or two-tower:aisfx+minilm).")] = None,
         threads: Annotated[int | None, typer.Option(min=1, help=THREADS_HELP)] = None,
     ) -> None:
         """Fine-tune CLAP with the multi-view loss (L_clap + λ1·L_p1 + λ2·L_p2).
@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("evaluate")
     def evaluate_cmd(
-        model: Annotated[str, typer.Option("--model", "-m", help="Hub id or local folder.")],
+        model: Annotated[str, typer.Option("--model", "-m", help="Hub id or local folder (a ClapModel or an exported two-tower model).")],
         audio: Annotated[Path, typer.Option(
             "--audio", help="Folder of the clips (file stem = clip id).")],
         captions: Annotated[Path, typer.Option(

@@ -168,9 +168,19 @@ def build_two_tower(spec: TwoTowerSpec, seed: int | None = None, ref: str = DEFA
     if ref != DEFAULT_REF:
         raise RobustclapError(f"unknown two-tower model {ref!r}: the one built in is "
                               f"{DEFAULT_REF} (aisfx audio tower, all-MiniLM-L6-v2 text tower)")
+    from transformers.utils import logging as hf_logging
+
     folder = minilm_folder()
-    text = BertModel.from_pretrained(str(folder), add_pooling_layer=False,
-                                     attn_implementation="sdpa", dtype=torch.float32)
+    level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()  # the checkpoint's unused BERT pooler is reported, by design
+    hf_logging.disable_progress_bar()  # one small file, loaded once per model
+    try:
+        text = BertModel.from_pretrained(str(folder), add_pooling_layer=False,
+                                         attn_implementation="sdpa", dtype=torch.float32)
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
     audio = aisfx.load_encoder()
     with torch.random.fork_rng(devices=[], enabled=seed is not None):
         if seed is not None:
