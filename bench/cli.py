@@ -36,6 +36,10 @@ def register(app: typer.Typer) -> None:
         rounds: Annotated[int, typer.Option(help="yield: generate/gate rounds (1 + regeneration rounds)")] = 3,
         temperatures: Annotated[str | None, typer.Option(help="yield: comma-separated temperatures for a one-round sweep, e.g. 0.5,0.8,1.1")] = None,
         level2_source: Annotated[bool, typer.Option("--level2-source", help="yield: also run level 2 from the level-1 output")] = False,
+        models: Annotated[str | None, typer.Option(help="yield: comma-separated models to compare (default: every packaged model)")] = None,
+        quickstart: Annotated[bool, typer.Option("--quickstart", help="yield: also time `robustclap run examples/quickstart.yaml` per model")] = False,
+        sampling_check: Annotated[bool, typer.Option("--sampling-check", help="yield: also one round per model with the other sampling (greedy vs the config's)")] = False,
+        prompt_study: Annotated[bool, typer.Option("--prompt-study", help="yield: the v1-vs-shipped prompt study on one model (--model) instead of the model comparison")] = False,
         clap: Annotated[str, typer.Option(help="method: the CLAP to train, two-tower (pretrained aisfx + MiniLM) or tiny (from scratch)")] = "two-tower",
     ) -> None:
         """Benchmark the toolkit against its bare engines (medians, ratios, goals met or not)."""
@@ -61,7 +65,9 @@ def register(app: typer.Typer) -> None:
                 "memory_rows": [int(x) for x in memory_rows.split(",")] if memory_rows else None,
                 "engine_args": engine_args(engine_arg), "rounds": rounds, "out": out,
                 "temperatures": [float(t) for t in temperatures.split(",")] if temperatures else None,
-                "level2_source": level2_source, "clap": clap}
+                "level2_source": level2_source, "clap": clap,
+                "models": models.split(",") if models else None, "quickstart": quickstart,
+                "prompt_study": prompt_study, "sampling_check": sampling_check}
         started = time.time()
         machine = machine_info()
         results = []
