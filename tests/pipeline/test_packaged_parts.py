@@ -86,6 +86,7 @@ def test_wrong_hash_is_one_message_and_nothing_is_used(site: Path, tmp_path: Pat
     msg = str(err.value)
     assert f"expected {spec.sha256}" in msg and "from 3 parts" in msg
     assert "Nothing was converted or used" in msg and "\n" not in msg.split(". Nothing")[0]
+    assert msg.startswith(f"packaged model packaged:{spec.key}: ") and "(test install)" in msg
     assert _leftovers(root) == [], "no assembled file, temporary or final folder is left"
 
 
