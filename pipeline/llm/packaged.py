@@ -163,7 +163,7 @@ def assemble(parts: list[Path], out: Path, sha256: str | None) -> str:
         raise RobustclapError(
             f"the model assembled from {len(parts)} parts ({parts[0].name} … {parts[-1].name}) "
             f"has sha256 {got}, expected {sha256}: the installed parts are damaged or not the "
-            "release robustclap was checked with. Nothing was converted or used; reinstall them."
+            "release robustclap was checked with. Nothing was converted or used."
         )
     return got
 
