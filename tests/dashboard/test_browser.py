@@ -44,6 +44,26 @@ def _loaded(wait) -> None:  # noqa: ANN001 - a WebDriverWait
     wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
+def _gone(old):  # noqa: ANN001, ANN202 - a WebElement; a wait condition
+    """Like selenium's staleness_of, but a page replaced mid-check is gone too: Chrome then
+    answers "Node with given id does not belong to the document" instead of a stale-element
+    error (seen once in CI on a loaded machine)."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    def check(_driver) -> bool:  # noqa: ANN001
+        try:
+            old.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
+
+    return check
+
+
 def _rows(driver, table_id: str) -> list[str]:
     from selenium.webdriver.common.by import By
 
@@ -88,7 +108,7 @@ def test_dashboard_renders_and_filters(browser, corpus: Path, tmp_path: Path) ->
         box.send_keys("rain")
         old = browser.find_element(By.ID, "examples-table")
         box.submit()
-        wait.until(ec.staleness_of(old))
+        wait.until(_gone(old))
         wait.until(ec.presence_of_element_located((By.ID, "examples")))
         _loaded(wait)
 
@@ -108,7 +128,7 @@ def test_dashboard_renders_and_filters(browser, corpus: Path, tmp_path: Path) ->
         Select(browser.find_element(By.NAME, "compare")).select_by_value("1")
         old = browser.find_element(By.ID, "examples-table")
         browser.find_element(By.CSS_SELECTOR, "#filters button").click()
-        wait.until(ec.staleness_of(old))
+        wait.until(_gone(old))
         wait.until(ec.presence_of_element_located((By.ID, "drift")))
         _loaded(wait)
         assert "Drift v1 → v2" in browser.find_element(By.ID, "drift").text
