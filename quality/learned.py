@@ -214,7 +214,9 @@ DECISION_NOTE = "decision_note"
 
 def _why(model: Logistic, x: np.ndarray, features: Sequence[Feature], k: int = 3) -> str:
     """The features that pulled the probability down most, e.g. 'align_added=2 (-1.3)'."""
-    parts = sorted(model.contributions(x).items(), key=lambda kv: kv[1])
+    free = {f.name for f in features if f.sign == 0}  # offsets (the level) are no reason
+    parts = sorted(((n, c) for n, c in model.contributions(x).items() if n not in free),
+                   key=lambda kv: kv[1])
     docs = {f.name: f.doc for f in features}
     vals = dict(zip(model.features, x, strict=True))
     said = ", ".join(f"{docs[n]} [{n}={vals[n]:.2g}] ({c:+.1f})" for n, c in parts[:k]
@@ -234,4 +236,7 @@ def decide(learned: Any, scores: Scores, level: int) -> dict[str, Any]:
         notes.append(f"meaning {pm:.2f} < {th.meaning:.2f}: {_why(meaning, xm, mf)}")
     if th.wording is not None and pw < th.wording:
         notes.append(f"level-{level} wording {pw:.2f} < {th.wording:.2f}: {_why(wording, xw, wf)}")
+        if pm < 0.5 and not (th.meaning is not None and pm < th.meaning):
+            # a wording reject whose meaning is doubtful too: say so, a reviewer reads the note
+            notes.append(f"meaning doubtful too ({pm:.2f}): {_why(meaning, xm, mf)}")
     return {MEANING_P: pm, WORDING_P: pw, DECISION_NOTE: "; ".join(notes)}
