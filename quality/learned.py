@@ -224,10 +224,23 @@ def _why(model: Logistic, x: np.ndarray, features: Sequence[Feature], k: int = 3
     return said or "no signal is below an average candidate's; the threshold is above it"
 
 
+# the models of the config last used, parsed once: `decide` runs for every candidate
+_PARSED: dict[str, Any] = {"config": None, "models": {}}
+
+
+def _models(learned: Any, name: str) -> tuple[Logistic, tuple[Feature, ...]]:
+    if _PARSED["config"] is not learned:
+        _PARSED["config"], _PARSED["models"] = learned, {}
+    models = _PARSED["models"]
+    if name not in models:
+        models[name] = model_of(name, getattr(learned, name))
+    return models[name]
+
+
 def decide(learned: Any, scores: Scores, level: int) -> dict[str, Any]:
     """P(meaning kept), P(wording right) and a readable note of what decided them."""
-    meaning, mf = model_of("meaning", learned.meaning)
-    wording, wf = model_of(f"wording_level{level}", getattr(learned, f"wording_level{level}"))
+    meaning, mf = _models(learned, "meaning")
+    wording, wf = _models(learned, f"wording_level{level}")
     xm, xw = features_of(mf, scores, level), features_of(wf, scores, level)
     pm, pw = float(meaning.prob(xm)), float(wording.prob(xw))
     th = learned.thresholds(level)
