@@ -152,7 +152,3 @@ def register(app: typer.Typer) -> None:
         from robustclap.training.tiny import save_tiny_clap
 
         typer.echo(f"tiny CLAP written to {save_tiny_clap(folder, seed)}")
-
-    from robustclap.training.scenes.cli import register as register_scenes
-
-    register_scenes(app)  # `robustclap scenes`: the sound-scene benchmark set

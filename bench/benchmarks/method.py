@@ -1,7 +1,7 @@
 """method: does multi-view training shrink the paraphrase drop? (issues 18 and 24, a CPU
 stand-in)
 
-A scene CLAP (training/scenes) trained several ways with the same model, steps, batches and
+A scene CLAP (bench/scenes) trained several ways with the same model, steps, batches and
 seeds: plain CLAP loss (λ = 0), multi-view (λ1 = λ2 = 1), level 1 only, level 2 only, multi-view
 on ungated views; text->audio R@1, R@5, R@10, mAP@10 on the test scenes for original captions,
 gated LLM paraphrases and held-out hand-written rewordings; relative drop and zero-shot ESC-50
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from robustclap.bench.common import REPO, SHARED_DATA
 from robustclap.bench.harness import Goal, Result
-from robustclap.training.scenes.experiment import (
+from robustclap.bench.scenes.experiment import (
     BEFORE,
     KINDS,
     METRICS,
@@ -226,9 +226,9 @@ def run(workdir: Path, **opts) -> Result:
 
     import torch
 
-    from robustclap.training.scenes.experiment import compare, prepare
-    from robustclap.training.scenes.fit import FitConfig
-    from robustclap.training.scenes.queries import corpus_identity, published_corpus
+    from robustclap.bench.scenes.experiment import compare, prepare
+    from robustclap.bench.scenes.queries import corpus_identity, published_corpus
+    from robustclap.training.fit_features import FitConfig
 
     size = SIZES[opts.get("size") or "default"]
     clap = opts.get("clap") or "two-tower"
@@ -242,7 +242,7 @@ def run(workdir: Path, **opts) -> Result:
     res = Result("method", "method: plain CLAP loss vs multi-view on sound scenes (CPU)")
     t0 = time.perf_counter()
     if published_corpus(scenes_dir) is None:
-        from robustclap.training.scenes.cli import make_scenes
+        from robustclap.bench.scenes.build import make_scenes
 
         make_scenes(data_dir, scenes_dir, paraphrase=True)
         res.metrics["scenes_and_corpus_built_s"] = round(time.perf_counter() - t0, 1)

@@ -119,7 +119,7 @@ class col:  # noqa: N801 - used as a namespace: col.caption_id
     rank_score = "rank_score"
     passed = "passed"
     failed_gates = "failed_gates"
-    # scenes (training/scenes: composed sound scenes with exact captions)
+    # scenes (bench/scenes: composed sound scenes with exact captions)
     reworded = "reworded"
     duration_s = "duration_s"
     events = "events"

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from robustclap.bench.benchmarks.method import goals, markdown
-from robustclap.training.scenes.experiment import BEFORE, KINDS, METRICS, MULTI, PLAIN
+from robustclap.bench.scenes.experiment import BEFORE, KINDS, METRICS, MULTI, PLAIN
 
 
 def _default(field: pa.Field, value):
@@ -59,7 +59,7 @@ def _publish_fake_corpus(scenes_dir: Path) -> None:
 
 @pytest.fixture(scope="module")
 def scenes_dir(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from robustclap.training.scenes.build import build_scenes
+    from robustclap.bench.scenes.build import build_scenes
 
     out = tmp_path_factory.mktemp("scenes")
     build_scenes(shared_data, out, n_train=16, n_test=8, n_paraphrase=6, seed=1)

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from robustclap.bench.scenes.phrases import BIGSOUNDBANK_CLASSES, PHRASES
 from robustclap.contracts.errors import RobustclapError
 from robustclap.training.audio import AudioProblem, load_audio
-from robustclap.training.scenes.phrases import BIGSOUNDBANK_CLASSES, PHRASES
 
-SAMPLE_RATE = 16_000
+SAMPLE_RATE = 16_000  # training/scene_clap.py's front end reads scenes at this rate
 EVENT_S = 1.0  # a countable event: the loudest second of its clip
 STEADY_S = 3.0  # a continuous sound: the loudest three seconds
 TEST_SHARE = 0.25

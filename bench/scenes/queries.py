@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from robustclap.bench.scenes.compose import Scene
 from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import col as c
 from robustclap.training.data import read_corpus
-from robustclap.training.scenes.compose import Scene
 
 QUERY_KINDS = ("original", "llm_level1", "llm_level2", "reworded")
 PARAPHRASE_KINDS = QUERY_KINDS[1:]

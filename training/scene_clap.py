@@ -16,9 +16,9 @@ import torch
 
 from robustclap.training.audio import AudioFrontEnd
 from robustclap.training.model import ClapBundle
-from robustclap.training.scenes.sources import SAMPLE_RATE
 
 MAX_TEXT_LEN = 77
+SAMPLE_RATE = 16_000  # the rate bench/scenes composes at (its sources.SAMPLE_RATE; a test checks)
 
 
 def scene_frontend() -> AudioFrontEnd:

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from robustclap.bench.scenes.sources import list_sources
 from robustclap.training.audio import AudioProblem, load_audio
 from robustclap.training.evaluate import DEFAULT_TEMPLATES
 from robustclap.training.metrics import accuracy
-from robustclap.training.scenes.sources import list_sources
 
 
 @dataclass

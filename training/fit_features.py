@@ -20,7 +20,7 @@ from robustclap.training.loader import Batch, EpochBatches
 from robustclap.training.loss import MultiViewClipLoss
 from robustclap.training.metrics import retrieval_metrics
 from robustclap.training.model import ClapBundle, DualEncoder, clamp_logit_scale, tokenize
-from robustclap.training.scenes.model import MAX_TEXT_LEN
+from robustclap.training.scene_clap import MAX_TEXT_LEN
 from robustclap.training.train import adamw, encode_batch, param_groups, warmup_cosine
 
 

@@ -12,8 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from robustclap.contracts.errors import RobustclapError
-from robustclap.training.scenes.phrases import (
+from robustclap.bench.scenes.phrases import (
     COUNT_REWORDINGS,
     COUNT_WORDS,
     OVERLAP_REWORDINGS,
@@ -23,7 +22,8 @@ from robustclap.training.scenes.phrases import (
     SEQUENCE_REWORDINGS,
     SEQUENCE_TEMPLATES,
 )
-from robustclap.training.scenes.sources import SAMPLE_RATE, Segment
+from robustclap.bench.scenes.sources import SAMPLE_RATE, Segment
+from robustclap.contracts.errors import RobustclapError
 
 MIN_S, MAX_S = 5.0, 10.0
 N_EVENTS_P = {1: 0.3, 2: 0.45, 3: 0.25}

@@ -16,6 +16,7 @@ OUT/
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,13 +24,13 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from robustclap.bench.scenes.compose import Scene, render, sample_scene
+from robustclap.bench.scenes.sources import SAMPLE_RATE, Segment, list_sources, load_segments
 from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import CAPTIONS, SCENES, write_table
 from robustclap.contracts.schema import col as c
 from robustclap.pipeline.llm.packaged import DEFAULT_PACKAGED
-from robustclap.training.scenes.compose import Scene, render, sample_scene
-from robustclap.training.scenes.sources import SAMPLE_RATE, Segment, list_sources, load_segments
 
 DEFAULT_MODEL = DEFAULT_PACKAGED
 
@@ -163,3 +164,24 @@ def load_segments_for(data_dir: str | Path, seed: int = 0, sr: int = SAMPLE_RATE
     """The event segments the scenes were composed from (to render them again, at `sr`)."""
     segments, _ = load_segments(list_sources(data_dir, seed), sr)
     return segments
+
+
+def make_scenes(data_dir: Path, out: Path, n_train: int = 3000, n_test: int = 300,
+                n_paraphrase: int = 400, seed: int = 0, audio: bool = False,
+                paraphrase: bool = True, model: str = DEFAULT_MODEL, candidates: int = 1) -> dict:
+    """Build OUT/ and (with `paraphrase`) publish OUT/corpus/scenes/vN; returns the counts."""
+    built = build_scenes(data_dir, out, n_train, n_test, n_paraphrase, seed, audio, model,
+                         candidates)
+    summary: dict = {"out": str(out), **built.counts}
+    if paraphrase:
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+        # lazy: Prefect and the engine load for seconds, and vLLM reads the level set above
+        from robustclap.flows.config import load_run_config
+        from robustclap.flows.paraphrase import run_paraphrase, summary_line
+        from robustclap.pipeline.llm.model_ref import resolve_generate_model
+
+        # once, here: offline and not packaged is one clear message before Prefect starts
+        ref = resolve_generate_model(load_run_config(built.run_config).generate)
+        published = run_paraphrase(str(built.run_config), model=ref)
+        summary["corpus"] = summary_line(published)
+    return summary

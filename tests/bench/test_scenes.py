@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from robustclap.training.scenes import phrases as P
-from robustclap.training.scenes.compose import Event, caption_of
+from robustclap.bench.scenes import phrases as P
+from robustclap.bench.scenes.compose import Event, caption_of
 
 REPO = Path(__file__).resolve().parents[2]
 # function words; "times" too: "three times" (training) and "a couple of times" (held out)
@@ -72,14 +72,14 @@ def test_caption_grammar_and_its_rewording() -> None:
 
 @pytest.fixture(scope="module")
 def scene_set(shared_data: Path, tmp_path_factory: pytest.TempPathFactory):
-    from robustclap.training.scenes.build import build_scenes
+    from robustclap.bench.scenes.build import build_scenes
 
     out = tmp_path_factory.mktemp("scenes")
     return build_scenes(shared_data, out, n_train=24, n_test=12, n_paraphrase=5, seed=3)
 
 
 def test_sources_keep_each_recording_on_one_side(shared_data: Path) -> None:
-    from robustclap.training.scenes.sources import list_sources
+    from robustclap.bench.scenes.sources import list_sources
 
     sources = list_sources(shared_data)
     sides: dict[str, set[str]] = {}
@@ -94,8 +94,8 @@ def test_sources_keep_each_recording_on_one_side(shared_data: Path) -> None:
 def test_scene_set_splits_sources_and_writes_tables(scene_set, shared_data: Path) -> None:
     import json
 
+    from robustclap.bench.scenes.sources import list_sources
     from robustclap.contracts.schema import CAPTIONS, SCENES, read_table
-    from robustclap.training.scenes.sources import list_sources
 
     out = scene_set.out
     scenes = read_table(SCENES, out / "scenes.parquet").to_pandas()
@@ -117,9 +117,9 @@ def test_scene_set_splits_sources_and_writes_tables(scene_set, shared_data: Path
 
 
 def test_render_places_every_repeat(scene_set, shared_data: Path) -> None:
-    from robustclap.training.scenes.build import load_segments_for
-    from robustclap.training.scenes.compose import render
-    from robustclap.training.scenes.sources import SAMPLE_RATE
+    from robustclap.bench.scenes.build import load_segments_for
+    from robustclap.bench.scenes.compose import render
+    from robustclap.bench.scenes.sources import SAMPLE_RATE
 
     segments = load_segments_for(shared_data, seed=3)
     for scene in scene_set.scenes[:6]:
@@ -134,8 +134,16 @@ def test_render_places_every_repeat(scene_set, shared_data: Path) -> None:
     assert np.array_equal(again, render(scene_set.scenes[0], segments))
 
 
+def test_scene_clap_reads_scenes_at_their_rate() -> None:
+    """The scene CLAP (training) and the scene composer (bench) name the rate apart."""
+    from robustclap.bench.scenes.sources import SAMPLE_RATE
+    from robustclap.training import scene_clap
+
+    assert scene_clap.SAMPLE_RATE == SAMPLE_RATE == 16_000
+
+
 def _train_set(n: int = 16):
-    from robustclap.training.scenes.fit import TrainSet
+    from robustclap.training.fit_features import TrainSet
 
     rng = np.random.default_rng(0)
     caps = [f"A dog barks {w}, then rain falls." for w in ("twice", "three times")] * (n // 2)
@@ -157,8 +165,8 @@ def one_thread():
 
 
 def test_fit_same_start_for_every_setting_and_views_add_terms(one_thread) -> None:
-    from robustclap.training.scenes.fit import FitConfig, fit
-    from robustclap.training.scenes.model import build_scene_clap, build_tokenizer
+    from robustclap.training.fit_features import FitConfig, fit
+    from robustclap.training.scene_clap import build_scene_clap, build_tokenizer
 
     data = _train_set()
     tok = build_tokenizer(data.captions + [t for ps in data.p1 + data.p2 for t in ps], 300)
@@ -172,8 +180,8 @@ def test_fit_same_start_for_every_setting_and_views_add_terms(one_thread) -> Non
 
 
 def test_relative_drop_and_retrieval() -> None:
-    from robustclap.training.scenes.experiment import relative_drop
-    from robustclap.training.scenes.fit import text_to_audio
+    from robustclap.bench.scenes.experiment import relative_drop
+    from robustclap.training.fit_features import text_to_audio
 
     audio = np.eye(3)
     text = np.array([[1.0, 0, 0], [0, 0.2, 0.9], [0, 0, 1.0]])

@@ -20,10 +20,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from robustclap.training.scenes import zero_shot
-from robustclap.training.scenes.compose import grammar_views
-from robustclap.training.scenes.features import read_scenes, scene_features
-from robustclap.training.scenes.fit import (
+from robustclap.bench.scenes import zero_shot
+from robustclap.bench.scenes.compose import grammar_views
+from robustclap.bench.scenes.features import read_scenes, scene_features
+from robustclap.bench.scenes.queries import (
+    QuerySet,
+    accepted_by_text,
+    load_corpus,
+    test_queries,
+    ungated,
+)
+from robustclap.training.fit_features import (
     FitConfig,
     TrainSet,
     embed_audio,
@@ -31,14 +38,7 @@ from robustclap.training.scenes.fit import (
     fit,
     text_to_audio,
 )
-from robustclap.training.scenes.model import build_scene_clap, build_tokenizer, scene_frontend
-from robustclap.training.scenes.queries import (
-    QuerySet,
-    accepted_by_text,
-    load_corpus,
-    test_queries,
-    ungated,
-)
+from robustclap.training.scene_clap import build_scene_clap, build_tokenizer, scene_frontend
 
 # name -> (λ per level, which paraphrases the training views come from)
 SETTINGS: dict[str, tuple[dict[int, float], str]] = {

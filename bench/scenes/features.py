@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from robustclap.bench.scenes.compose import Event, Scene, render
+from robustclap.bench.scenes.sources import Segment
 from robustclap.contracts import layout
 from robustclap.contracts.schema import SCENES, read_table
 from robustclap.contracts.schema import col as c
 from robustclap.training.audio import AudioFrontEnd
-from robustclap.training.scenes.compose import Event, Scene, render
-from robustclap.training.scenes.sources import Segment
 
 
 def read_scenes(scenes_dir: str | Path) -> list[Scene]:
@@ -65,7 +65,7 @@ def scene_features(scenes_dir: str | Path, scenes: list[Scene], frontend: AudioF
             feats = np.load(path, mmap_mode="r")
             return np.ascontiguousarray(feats[[pos[s.scene_id] for s in scenes]])
     if segments is None:
-        from robustclap.training.scenes.build import load_segments_for
+        from robustclap.bench.scenes.build import load_segments_for
 
         if data_dir is None:
             raise ValueError("features are not cached: pass segments or data_dir")
