@@ -8,14 +8,17 @@ vLLM (`VLLM_LOGGING_LEVEL`) and Prefect (`PREFECT_LOGGING_LEVEL`).
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.markup import escape
 
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.progress import QUIET_ENV, quiet  # noqa: F401 - re-exported
@@ -73,8 +76,6 @@ def register(app: typer.Typer) -> None:
 def refuse_replace(path: Path | None, option: str, overwrite: bool) -> None:
     """Stop before any work when `option`'s output file exists (unless --overwrite) or is a
     folder: earlier output is never replaced silently."""
-    from robustclap.contracts.errors import RobustclapError
-
     if path is None:
         return
     if path.is_dir():
@@ -93,8 +94,7 @@ def default_of(model: type, dotted: str) -> str:
         node = field.annotation
         value = field.get_default(call_default_factory=True)
     shown = ",".join(map(str, value)) if isinstance(value, list) else value
-    from rich.markup import escape  # typer renders help as rich markup: "[...]" is a tag
-
+    # typer renders help as rich markup: "[...]" would be a tag
     return " " + escape(f"[default: {shown}]")
 
 
@@ -112,3 +112,27 @@ def engine_args(pairs: list[str] | None) -> dict | None:
         except json.JSONDecodeError:
             out[key.strip()] = value
     return out
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+REQUIRED = inspect.Parameter.empty
+
+
+def option(name: str, annotation: Any, default: Any = REQUIRED, *decls: str,
+           **kwargs: Any) -> inspect.Parameter:
+    """One typer option as data: the line `name: Annotated[annotation, typer.Option(*decls,
+    **kwargs)] = default` of a command's signature."""
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                             annotation=Annotated[annotation, typer.Option(*decls, **kwargs)])
+
+
+def with_options(*params: inspect.Parameter) -> Callable[[F], F]:
+    """Give a `def cmd(**opts)` command the signature `params` (typer reads flags, defaults and
+    help from the signature): a wide command declares its options once, as a table, and its
+    body reads them as one dict instead of threading dozens of parameters."""
+    def wrap(func: F) -> F:
+        func.__signature__ = inspect.Signature(list(params))  # type: ignore[attr-defined]
+        func.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
+        return func
+
+    return wrap
