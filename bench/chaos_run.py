@@ -15,9 +15,9 @@ from pathlib import Path
 
 from robustclap.contracts import layout
 from robustclap.contracts.stage import StageStats
+from robustclap.corpus.publish import publish
+from robustclap.corpus.stage_publish import publish_info
 from robustclap.flows.config import RunConfig, load_run_config
-from robustclap.flows.publish import publish
-from robustclap.flows.stage_publish import publish_info
 from robustclap.pipeline.ingest import ColumnMapping
 
 PHASES = ("generate", "gate", "publish")

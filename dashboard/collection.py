@@ -8,9 +8,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 from robustclap.contracts import layout
+from robustclap.corpus.versions import BrokenVersion, latest_target, read_manifest
 from robustclap.dashboard import page
 from robustclap.dashboard.corpus import list_versions
-from robustclap.flows.version_check import BrokenVersion, latest_target, read_manifest
 
 
 def is_corpus(folder: Path) -> bool:

@@ -12,13 +12,13 @@ from pathlib import Path
 from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.layout import Version, versions
-from robustclap.dashboard.upgraded import upgraded
-from robustclap.flows.version_check import (
+from robustclap.corpus.versions import (
     BrokenVersion,
     check_version,
     latest_target,
     verify_version,
 )
+from robustclap.dashboard.upgraded import upgraded
 
 __all__ = ["Version", "check_corpus", "list_versions", "open_version"]
 
@@ -28,7 +28,7 @@ REQUIRED = (layout.CAPTIONS_FILE, layout.ACCEPTED_FILE, layout.REJECTED_FILE,
 
 
 def _problems(root: Path, number: int) -> list[str]:
-    """The readers' contract (flows/version_check.py) plus the tables the pages read."""
+    """The readers' contract (corpus/versions.py) plus the tables the pages read."""
     path = layout.version_dir(root, number)
     problems = check_version(path)
     missing = [f for f in REQUIRED if not (path / f).is_file()]

@@ -11,8 +11,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from robustclap.contracts.errors import RobustclapError
+from robustclap.corpus.versions import BrokenVersion
 from robustclap.dashboard import page
-from robustclap.flows.version_check import BrokenVersion
 
 
 def _unreadable(exc: BaseException) -> bool:

@@ -10,10 +10,10 @@ import duckdb
 import pyarrow as pa
 
 from robustclap.contracts.errors import RobustclapError
+from robustclap.corpus.versions import BrokenVersion
 from robustclap.dashboard import overview, page, queries
 from robustclap.dashboard.collection import corpora, is_corpus
 from robustclap.dashboard.corpus import open_version
-from robustclap.flows.version_check import BrokenVersion
 
 
 def render_report(root: Path, version: int | None = None) -> str:

@@ -1,7 +1,7 @@
 """A generated corpus version with realistic captions and plausible scores.
 
 Used by the tests (small) and by the overview benchmark (1,000,000 candidate rows). It writes
-exactly the files `flows.publish` puts in a version, through
+exactly the files `corpus.publish` puts in a version, through
 `robustclap.contracts.schema.write_table`, so
 the dashboard reads it like a real corpus. Generation uses numpy/pandas: only the dashboard
 itself must stay within DuckDB.
@@ -30,7 +30,7 @@ from robustclap.contracts.schema import (
     write_table,
 )
 from robustclap.contracts.stage import StageStats, write_stats
-from robustclap.flows.version_check import file_entries
+from robustclap.corpus.versions import file_entries
 from robustclap.quality.config import RULES_CONFIG, default_config_text
 
 # (original, level 1: same words restructured, level 2: new words)

@@ -1,20 +1,55 @@
-"""CLI commands of the flows (run, serve); registered on the main app."""
+"""CLI commands of the flows (run, migrate, serve); registered on the main app.
+
+Prefect is started from here, so its settings are set here first: nothing imports Prefect at
+module level (it caches its settings on first use, and --help stays fast).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from robustclap.contracts.errors import RobustclapError
+
+# Prefect's default (20 s) is too short for its temporary server's first start on a busy
+# 2-core machine; a run that still cannot start it gets one message instead of a traceback.
+STARTUP_TIMEOUT_ENV = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+
+
+def prefect_env_defaults(timeout_s: int = 120) -> None:
+    """Set before Prefect reads its settings (it caches them on first use).
+
+    The temporary server's telemetry writes to its SQLite database while the migrations run;
+    on a busy 2-core machine that ended in "database is locked" (seen on a fresh
+    PREFECT_HOME). Telemetry has nowhere to go offline anyway."""
+    os.environ.setdefault(STARTUP_TIMEOUT_ENV, str(timeout_s))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@contextlib.contextmanager
+def prefect_start_errors(timeout_s: int = 120) -> Iterator[None]:
+    prefect_env_defaults(timeout_s)
+    try:
+        yield
+    except RuntimeError as exc:
+        if "ephemeral Prefect API server" not in str(exc):
+            raise
+        lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+        cause = lines[-1][:300] if lines else ""
+        raise RobustclapError(
+            f"Prefect's temporary local server did not start within "
+            f"{os.environ[STARTUP_TIMEOUT_ENV]} s ({cause}). Run again, raise "
+            f"{STARTUP_TIMEOUT_ENV}, or start one yourself: `prefect server start --host "
+            "127.0.0.1` and set PREFECT_API_URL=http://127.0.0.1:4200/api") from exc
+
 
 def register(app: typer.Typer) -> None:
-    from robustclap.flows.hub_cli import register as register_hub
-
-    register_hub(app)  # publish, export, push
-
     @app.command("run")
     def run_cmd(
         config: Annotated[Path, typer.Argument(help="run config YAML (see examples/quickstart.yaml)")],
@@ -32,10 +67,8 @@ def register(app: typer.Typer) -> None:
         No Prefect server is needed: Prefect starts its own temporary local one.
         """
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
-        from robustclap.flows.run_checks import prefect_env_defaults
-
         prefect_env_defaults()  # before anything reads Prefect's settings
-        from robustclap.flows.config import load_run_config
+        from robustclap.flows.config import check_run, load_run_config
 
         overrides = {"generate.model": model, "generate.base_url": base_url,
                      "generate.sampling.max_tokens": max_tokens, "finetune.enabled": finetune,
@@ -45,8 +78,6 @@ def register(app: typer.Typer) -> None:
         rc = load_run_config(config, overrides)  # errors surface before Prefect starts
         if api_key:  # through the environment, never a flow parameter Prefect would store
             os.environ[rc.generate.api_key_env] = api_key
-        from robustclap.flows.run_checks import check_run, prefect_start_errors
-
         check_run(rc)  # every file the run needs, before Prefect or an engine starts
         from robustclap.pipeline.llm.model_ref import resolve_generate_model
 
@@ -76,7 +107,7 @@ def register(app: typer.Typer) -> None:
         """Rewrite every table of an older schema version under FOLDER at the current one, in
         one atomic swap of the folder (readers already upgrade such tables when they read
         them; this does it once, for good). Do not run it while a run writes into FOLDER."""
-        from robustclap.flows.migrate import migrate
+        from robustclap.corpus.migrate import migrate
 
         result = migrate(folder, dry_run=dry_run)
         n = len(result["tables"])
@@ -94,6 +125,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the deployments: paraphrase on the config's cron schedule, fine-tune on each
         `robustclap.corpus.published` event (needs PREFECT_API_URL: `prefect server start`)."""
-        from robustclap.flows.serve import serve_config
+        from prefect import serve
 
-        serve_config(config)
+        from robustclap.flows.serve import deployments
+
+        serve(*deployments(config))

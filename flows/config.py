@@ -1,7 +1,8 @@
 """One YAML file describes a scheduled paraphrase run (and the fine-tuning it may trigger).
 
 Relative paths are resolved against the config file's folder, so an example config works from
-any working directory.
+any working directory. `check_run` opens every file the run will need before Prefect or an
+engine starts: a typo costs seconds, not a run (it used to surface inside the flow).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from robustclap.contracts.config import load_yaml_model
+from robustclap.contracts.errors import RobustclapError
 from robustclap.pipeline.config import GenerateConfig
-from robustclap.pipeline.ingest import FORMATS
+from robustclap.pipeline.ingest import FORMATS, detect_format
 
 # A corpus name is one folder name: `..` or `.` would make the corpus root a parent folder.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
@@ -114,3 +116,50 @@ def load_run_config(path: str | Path, overrides: dict | None = None) -> RunConfi
     if cfg.generate.cache_dir:
         cfg.generate.cache_dir = str(_resolve(base, Path(cfg.generate.cache_dir)))
     return cfg
+
+
+def _not_a_file(what: str, path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        raise RobustclapError(f"{what} {path} exists and is not a folder")
+
+
+def check_run(rc: RunConfig) -> None:
+    """Raise one RobustclapError for the first thing the run could not use."""
+    if not rc.input.is_file():
+        raise RobustclapError(f"input: {rc.input} is not a file")
+    if rc.format == "auto":
+        detect_format(rc.input)  # an unknown extension fails here, not inside the flow
+    _not_a_file("corpus_dir", rc.corpus_dir)
+    _not_a_file("corpus folder", rc.corpus_root())
+    _not_a_file("work_dir", rc.work_dir)
+    if rc.gate_config is not None and not rc.gate_config.is_file():
+        raise RobustclapError(f"gate_config: {rc.gate_config} is not a file")
+    from robustclap.quality.config import load_config as load_gate_config
+
+    try:
+        load_gate_config(rc.gate_config)
+    except (UnicodeDecodeError, ValueError) as exc:  # anything it does not word itself
+        raise RobustclapError(f"gate_config {rc.gate_config}: {exc}") from exc
+    for what, folder in (("generate.prompt_dir", rc.generate.prompt_dir),):
+        if folder is not None and not Path(folder).is_dir():
+            raise RobustclapError(f"{what}: {folder} is not a folder")
+    if rc.generate.cache_dir is not None:
+        _not_a_file("generate.cache_dir", Path(rc.generate.cache_dir))
+    if rc.finetune.enabled:
+        _check_finetune(rc)
+
+
+def _check_finetune(rc: RunConfig) -> None:
+    """The training config parses and its audio folder exists (the corpus comes later)."""
+    from robustclap.training.config import load_config
+
+    ft = rc.finetune
+    if ft.train_config is None:
+        raise RobustclapError("finetune.enabled needs finetune.train_config (a training YAML)")
+    if not ft.train_config.is_file():
+        raise RobustclapError(f"finetune.train_config: {ft.train_config} is not a file")
+    cfg = load_config(ft.train_config)
+    audio = ft.audio_dir or cfg.data.audio_dir
+    if not Path(audio).is_dir():
+        raise RobustclapError(f"fine-tune audio folder {audio} is not a folder "
+                              "(finetune.audio_dir or the training config's data.audio_dir)")

@@ -12,8 +12,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.stage import StageStats
+from robustclap.corpus.versions import read_manifest, verify_version
 from robustclap.flows.config import load_run_config
-from robustclap.flows.version_check import read_manifest, verify_version
 
 
 @task(name="train")

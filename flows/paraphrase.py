@@ -23,11 +23,11 @@ from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.progress import generation_progress
 from robustclap.contracts.stage import STATS_VERSION, StageStats, total
-from robustclap.flows.card import body as card_body
+from robustclap.corpus.card import body as card_body
+from robustclap.corpus.publish import publish
+from robustclap.corpus.stage_publish import publish_info
 from robustclap.flows.config import RunConfig, load_run_config
-from robustclap.flows.publish import publish
 from robustclap.flows.shards import llm_limit_in_use, shard_runner
-from robustclap.flows.stage_publish import publish_info
 from robustclap.pipeline.ingest import ColumnMapping
 from robustclap.pipeline.llm.model_ref import ModelRef, resolve_generate_model
 from robustclap.pipeline.runner import LazyBackend, run_generate

@@ -1,5 +1,5 @@
-"""`robustclap serve`: deploy the paraphrase flow on a cron schedule and the fine-tune flow
-with a trigger on the publish event, served by this process (no Prefect Cloud feature).
+"""The deployments `robustclap serve` serves from its own process (no Prefect Cloud feature):
+the paraphrase flow on a cron schedule, the fine-tune flow triggered by the publish event.
 
 Needs a Prefect API (`prefect server start`, bound to 127.0.0.1 by default) named by
 PREFECT_API_URL; the event trigger is evaluated by that server.
@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import serve
 from prefect.events import DeploymentEventTrigger
 
-from robustclap.flows.config import load_run_config
+from robustclap.flows.config import check_run, load_run_config
 from robustclap.flows.finetune import finetune_flow
 from robustclap.flows.paraphrase import PUBLISHED_EVENT, paraphrase_flow, task_runner_for
-from robustclap.flows.run_checks import check_run
 
 
 def deployments(config_path: str | Path):
@@ -38,7 +36,3 @@ def deployments(config_path: str | Path):
         description=f"Fine-tune CLAP when a new {rc.name} version is published",
     )
     return [paraphrase, finetune]
-
-
-def serve_config(config_path: str | Path) -> None:
-    serve(*deployments(config_path))

@@ -40,6 +40,7 @@ app = App(
 def _register_stages() -> None:
     from robustclap.bench.cli import register as register_bench
     from robustclap.bench.scenes.cli import register as register_scenes
+    from robustclap.corpus.cli import register as register_corpus
     from robustclap.dashboard.cli import register as register_dashboard
     from robustclap.flows.cli import register as register_flows
     from robustclap.pipeline.cli import register as register_pipeline
@@ -51,6 +52,7 @@ def _register_stages() -> None:
     register_quality(app)
     register_training(app)
     register_scenes(app)  # the scene benchmark's set, listed after training as before
+    register_corpus(app)  # publish, export, push
     register_flows(app)
     register_dashboard(app)
     register_bench(app)

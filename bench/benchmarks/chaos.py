@@ -154,7 +154,7 @@ def check_state(case: Path, reference: Path | None) -> list[str]:
     import pyarrow.parquet as pq
 
     from robustclap.contracts.schema import CANDIDATES, CORPUS, read_table
-    from robustclap.flows.version_check import check_version
+    from robustclap.corpus.versions import check_version
 
     problems: list[str] = []
     for f in sorted(case.rglob("*.parquet")):

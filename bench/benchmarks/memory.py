@@ -44,7 +44,7 @@ else:
     out["start_mib"] = peak_mib()
     from robustclap.quality.config import load_config
     from robustclap.quality.gate import run_gate
-    from robustclap.flows.publish import publish
+    from robustclap.corpus.publish import publish
     from robustclap.dashboard import overview, queries
     from robustclap.dashboard.corpus import open_version
     from robustclap.contracts import layout

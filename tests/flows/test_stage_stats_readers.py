@@ -10,8 +10,8 @@ import pytest
 
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.stage import StageStats, write_stats
+from robustclap.corpus.stage_publish import publish_info, stage_info
 from robustclap.flows.paraphrase import generation_stats, summary_line
-from robustclap.flows.stage_publish import publish_info, stage_info
 
 
 def _round(run_id: str, round_: int, calls: int) -> StageStats:

@@ -11,7 +11,7 @@ import pytest
 from robustclap.cli import app
 
 # the temporary Prefect server's first start takes longer than Prefect's 20 s default on a busy
-# 2-core machine (the CLI raises it the same way: flows/run_checks.py)
+# 2-core machine (the CLI raises it the same way: flows/cli.py)
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 

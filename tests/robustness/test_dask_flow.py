@@ -8,7 +8,7 @@ from pathlib import Path
 
 import robustclap.flows.paraphrase as paraphrase
 import robustclap.flows.shards as shards
-from robustclap.flows.version_check import check_version
+from robustclap.corpus.versions import check_version
 from robustclap.pipeline.cache import ResponseCache
 
 

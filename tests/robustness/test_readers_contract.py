@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from robustclap.corpus.versions import BrokenVersion, check_version, file_entries
 from robustclap.dashboard.app import serve_in_thread
 from robustclap.dashboard.corpus import list_versions, open_version
 from robustclap.dashboard.synthetic import write_version
-from robustclap.flows.version_check import BrokenVersion, check_version, file_entries
 
 N = 40
 

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from robustclap.flows.stale import remove_stale
+from robustclap.corpus.stale import remove_stale
 
 
 def test_folders_of_dead_publishers_are_removed(tmp_path):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from robustclap.flows.version_check import file_entries
+from robustclap.corpus.versions import file_entries
 
 V1_CANDIDATES = [
     "caption_id", "clip_id", "split", "source", "caption", "level", "candidate", "input_text",

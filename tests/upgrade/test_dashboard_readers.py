@@ -108,7 +108,7 @@ def test_folder_without_any_corpus_is_one_message(tmp_path: Path) -> None:
 
 def test_newer_table_in_a_version_is_one_message(corpora: Path, tmp_path: Path) -> None:
     from robustclap.contracts.schema import META_VERSION
-    from robustclap.flows.version_check import file_entries
+    from robustclap.corpus.versions import file_entries
 
     root = tmp_path / "newer"
     shutil.copytree(corpora / "fresh", root, symlinks=True)

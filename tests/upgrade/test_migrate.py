@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-import robustclap.flows.migrate as migrate_mod
+import robustclap.corpus.migrate as migrate_mod
 from robustclap.cli import app
 from robustclap.contracts.schema import (
     CANDIDATES,
@@ -20,9 +20,9 @@ from robustclap.contracts.schema import (
     SCHEMA_VERSION,
     read_dir,
 )
+from robustclap.corpus.versions import check_version
 from robustclap.dashboard.corpus import list_versions, open_version
 from robustclap.dashboard.synthetic import write_version
-from robustclap.flows.version_check import check_version
 
 from .old_schema import folder_to_v1, schema_version
 

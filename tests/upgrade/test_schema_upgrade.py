@@ -139,7 +139,7 @@ def test_newer_version_is_refused_with_one_message_naming_both(version, tmp_path
 
 
 def test_folder_helper_rewrites_a_version_with_its_checksums(tmp_path):
-    from robustclap.flows.version_check import check_version
+    from robustclap.corpus.versions import check_version
 
     v = write_version(tmp_path / "demo", 1, 12, seed=4)
     done = folder_to_v1(v)

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from robustclap.cli import app
 from robustclap.contracts.schema import SCHEMA_VERSION
-from robustclap.flows.stage_publish import publish_stages
-from robustclap.flows.version_check import check_version
+from robustclap.corpus.stage_publish import publish_stages
+from robustclap.corpus.versions import check_version
 
 from .old_schema import folder_to_v1, schema_version
 
@@ -27,7 +27,7 @@ runner = CliRunner()
 
 
 def _stage_dirs():
-    spec = importlib.util.spec_from_file_location("stage_dirs", HERE.parent / "flows" /
+    spec = importlib.util.spec_from_file_location("stage_dirs", HERE.parent / "corpus" /
                                                   "stage_dirs.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -1,4 +1,3 @@
-# ruff: noqa: E501 - typer option declarations read best one per line (as in */cli.py)
 """CLI commands around published versions: publish (from stage folders), export, push."""
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Publish a generation and gate folder as the next corpus version (what `run` does at
         its end), Hub-ready: README.md card and data/<config>/<split>.parquet."""
-        from robustclap.flows.stage_publish import publish_stages
+        from robustclap.corpus.stage_publish import publish_stages
 
         if not _NAME.match(name):
             raise RobustclapError(f"--name {name!r}: use letters, digits, '_', '.' or '-'")
@@ -49,7 +48,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Copy a version's card and data files to a folder `datasets.load_dataset` and
         `huggingface-cli upload` take as they are (no manifests: they hold local paths)."""
-        from robustclap.flows.export import export_version, resolve_version
+        from robustclap.corpus.export import export_version, resolve_version
 
         files = export_version(resolve_version(version, number), to, overwrite=overwrite)
         typer.echo(json.dumps({"path": str(to), "files": len(files)}, indent=2))
@@ -64,6 +63,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Upload a version to the Hugging Face Hub (huggingface_hub's upload_folder; token from
         `hf auth login` or HF_TOKEN). Offline it stops with one message."""
-        from robustclap.flows.export import push_version, resolve_version
+        from robustclap.corpus.export import push_version, resolve_version
 
         typer.echo(push_version(resolve_version(version, number), repo_id, private, revision))

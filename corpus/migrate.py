@@ -24,7 +24,7 @@ from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import SCHEMA_VERSION
 from robustclap.contracts.upgrade import needs_upgrade, upgrade_file
-from robustclap.flows.version_check import sha256_file
+from robustclap.corpus.versions import sha256_file
 
 MIGRATING_PREFIX = ".migrating-"
 

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from robustclap.cli import app
 from robustclap.contracts.layout import versions
 from robustclap.contracts.schema import CAPTIONS, GATE_REJECTED, col, read_table, write_table
-from robustclap.flows.content_hash import version_hash
-from robustclap.flows.stage_publish import publish_stages
+from robustclap.corpus.content_hash import version_hash
+from robustclap.corpus.stage_publish import publish_stages
 
 from .stage_dirs import make_stage_dirs
 
@@ -96,7 +96,7 @@ def test_publish_cli_says_unchanged(stages) -> None:
 
 
 def test_a_gate_rerun_rewriting_its_summary_leaves_the_published_version_intact(stages) -> None:
-    from robustclap.flows.version_check import check_version
+    from robustclap.corpus.versions import check_version
 
     gen, gate, corpus = stages
     version = Path(publish_stages(gen, gate, corpus, "demo")["path"])

@@ -2,7 +2,7 @@
 
 The version is assembled in a hidden temporary folder and renamed into place in one step, so
 a reader never sees half a version; `latest` is a symlink swapped atomically afterwards.
-Publishing is idempotent: when the content hash (flows/content_hash.py) equals the latest
+Publishing is idempotent: when the content hash (corpus/content_hash.py) equals the latest
 version's, nothing is written and that version is returned marked `unchanged`. Tables of an
 older schema version are written upgraded into the version, never linked as they are.
 """
@@ -24,11 +24,11 @@ from robustclap.contracts.fsmode import follow_umask
 from robustclap.contracts.schema import CANDIDATES, CAPTIONS, check_file, col, read_batches
 from robustclap.contracts.stage import StageStats
 from robustclap.contracts.upgrade import upgrade_file
-from robustclap.flows import card as hub_card
-from robustclap.flows.content_hash import RECIPE, content_hash, version_hash
-from robustclap.flows.hub_files import write_hub_files
-from robustclap.flows.stale import remove_stale
-from robustclap.flows.version_check import (
+from robustclap.corpus import card as hub_card
+from robustclap.corpus.content_hash import RECIPE, content_hash, version_hash
+from robustclap.corpus.hub_files import write_hub_files
+from robustclap.corpus.stale import remove_stale
+from robustclap.corpus.versions import (
     BrokenVersion,
     check_version,
     file_entries,
@@ -144,7 +144,7 @@ def publish(root: Path, name: str, gen_dir: Path, gate_dir: Path, info: dict) ->
         counts = corpus_counts(gen_dir, gate_dir)
         summary_md = (gate_dir / layout.SUMMARY_MD_FILE).read_text() \
             if (gate_dir / layout.SUMMARY_MD_FILE).exists() else ""
-        checksums = file_entries(tmp)  # the readers' contract (flows/version_check.py)
+        checksums = file_entries(tmp)  # the readers' contract (corpus/versions.py)
         while True:  # the version number is claimed by the rename itself
             version = (layout.versions(root) or [0])[-1] + 1
             manifest = {

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from robustclap.contracts.schema import CORPUS, GATE_REJECTED, col, read_table
-from robustclap.flows.card import body
-from robustclap.flows.publish import publish
+from robustclap.corpus.card import body
+from robustclap.corpus.publish import publish
 
 from .stage_dirs import make_stage_dirs
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from robustclap.contracts.schema import COLUMN_DOCS
-from robustclap.flows.hub_files import ConfigFiles, ordered_splits
+from robustclap.corpus.hub_files import ConfigFiles, ordered_splits
 
 # Licence of the captions of each known input (the paraphrases derive from them).
 # (Hub license id, license_name, license_link); None fields are left out of the header.

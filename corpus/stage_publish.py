@@ -13,7 +13,7 @@ from pathlib import Path
 from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.stage import StageStats, read_stats
-from robustclap.flows.publish import publish
+from robustclap.corpus.publish import publish
 
 # a round's provenance kept in the corpus manifest (the whole generation manifest, config
 # included, is published beside it in generation_manifests/)

@@ -1,0 +1,1 @@
+"""robustclap: the corpus side (publish, versions, card, export, Hub)."""
