@@ -126,6 +126,13 @@ def option(name: str, annotation: Any, default: Any = REQUIRED, *decls: str,
                              annotation=Annotated[annotation, typer.Option(*decls, **kwargs)])
 
 
+def argument(name: str, annotation: Any, default: Any = REQUIRED,
+             **kwargs: Any) -> inspect.Parameter:
+    """One typer argument as data (see `option`)."""
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                             annotation=Annotated[annotation, typer.Argument(**kwargs)])
+
+
 def with_options(*params: inspect.Parameter) -> Callable[[F], F]:
     """Give a `def cmd(**opts)` command the signature `params` (typer reads flags, defaults and
     help from the signature): a wide command declares its options once, as a table, and its
