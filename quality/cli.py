@@ -1,21 +1,29 @@
 """CLI commands of the quality stage (gate, calibrate); registered on the main app.
 
-Heavy libraries (torch, spaCy, DuckDB) are imported inside the commands so `--help` stays fast.
+Heavy libraries (torch, scikit-learn, the OpenAI client) are imported inside the commands, each
+with the reason, so `--help` stays fast; the stage's own modules load them lazily themselves.
 """
 
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
+import numpy as np
 import typer
+import yaml
 
+from robustclap.cli_options import refuse_replace
 from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
-
-if TYPE_CHECKING:
-    from robustclap.quality.config import GateConfig
+from robustclap.contracts.progress import stage_progress
+from robustclap.quality.cache import ScoreCache
+from robustclap.quality.config import GateConfig, load_config
+from robustclap.quality.gate import run_gate
+from robustclap.quality.judge import InProcessJudge
+from robustclap.quality.scoring import Scoring
 
 
 def _say(message: str) -> None:
@@ -25,7 +33,7 @@ def _say(message: str) -> None:
 def _set_threads(threads: int | None) -> None:
     """CPU threads for the encoders; 1 is faster than 2 when other jobs share the cores."""
     if threads is not None:
-        import torch
+        import torch  # lazy: seconds to load, and only when --threads is given
 
         torch.set_num_threads(threads)
 
@@ -69,10 +77,6 @@ def gate(
     OUT/summary.json / summary.md. Scores are cached, so re-gating with new thresholds
     recomputes nothing.
     """
-    from robustclap.contracts.progress import stage_progress
-    from robustclap.quality.config import load_config
-    from robustclap.quality.gate import run_gate
-
     _set_threads(threads)
     cfg = _with_judge(load_config(config), judge_model)
     try:
@@ -130,12 +134,8 @@ def calibrate(
     the configured thresholds, and suggested thresholds. STS-B positives are pairs scored >= calibration.stsb_positive_min (default 4 of 5);
     Clotho positives are two captions of one clip, negatives captions of different clips.
     """
-    from robustclap.cli_options import refuse_replace
-    from robustclap.contracts.progress import stage_progress
-    from robustclap.quality.cache import ScoreCache
+    # lazy: scikit-learn (metrics) loads for a second
     from robustclap.quality.calibrate import evaluate, load_pairs, markdown, score_pairs
-    from robustclap.quality.config import load_config
-    from robustclap.quality.scoring import Scoring
 
     refuse_replace(out, "--out", overwrite)
     refuse_replace(fit, "--fit", overwrite)
@@ -177,8 +177,6 @@ def _with_judge(cfg: GateConfig, model: str | None) -> GateConfig:
 def _open_judge(cfg: GateConfig, cache_path: Path, url: str | None = None) -> Any:
     """When the config switches the judge on: a served judge at `url`, else an in-process one;
     otherwise a no-op context."""
-    from contextlib import nullcontext
-
     if not cfg.judge.enabled:
         if url is not None:
             raise RobustclapError("--judge-url needs the judge on: --judge-model MODEL (the "
@@ -188,26 +186,19 @@ def _open_judge(cfg: GateConfig, cache_path: Path, url: str | None = None) -> An
         raise RobustclapError("judge.enabled needs judge.model in the gate config or "
                               "--judge-model MODEL")
     if url is not None:
-        from robustclap.quality.judge_served import ServedJudge
+        from robustclap.quality.judge_served import ServedJudge  # lazy: the OpenAI client
 
         # "@served": the identity `robustclap run --base-url` gives the same endpoint's model
         return ServedJudge(url, cfg.judge.model, cache_path, f"{cfg.judge.model}@served",
                            cfg.judge.max_tokens, cfg.judge.seed)
-    from robustclap.quality.judge import InProcessJudge
-
     return InProcessJudge(cfg.judge.model, cache_path, cfg.judge.max_tokens, cfg.judge.seed)
 
 
 def _calibrate_candidates(pairs: list[Path], cfg: GateConfig, cache: Path | None,
                           out: Path | None, fit_out: Path | None, cv: bool) -> None:
-    import numpy as np
-    import yaml
-
-    from robustclap.contracts.progress import stage_progress
+    # lazy: scikit-learn (metrics, the learned gate's fit) loads for a second
     from robustclap.quality import calibrate_candidates as cc
     from robustclap.quality import learned_fit as lf
-    from robustclap.quality.cache import ScoreCache
-    from robustclap.quality.scoring import Scoring
 
     rows: list[cc.Labelled] = []
     skipped: list[dict[str, Any]] = []
