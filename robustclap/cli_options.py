@@ -48,29 +48,30 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
+def main(
+    version_: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="print the robustclap version and exit")] = False,
+    quiet_: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="no progress bars; only warnings and errors are logged")] = False,
+    log_level: Annotated[str | None, typer.Option(
+        "--log-level", help="debug | info | warning | error, for robustclap, vLLM and "
+        "Prefect alike (default: each one's own; warning with --quiet)")] = None,
+) -> None:
+    """Paraphrase corpora of audio captions, quality gates, and multi-view CLAP
+    fine-tuning."""
+    if log_level is not None and log_level.lower() not in LOG_LEVELS:
+        raise typer.BadParameter(f"{log_level!r}: use one of {', '.join(LOG_LEVELS)}",
+                                 param_hint="--log-level")
+    if quiet_:
+        os.environ[QUIET_ENV] = "1"
+    if log_level is not None or quiet_:
+        apply(log_level or "warning")
+
+
 def register(app: typer.Typer) -> None:
     """Install the shared options as the app's callback."""
-
-    @app.callback()
-    def main(
-        version_: Annotated[bool, typer.Option(
-            "--version", callback=_print_version, is_eager=True,
-            help="print the robustclap version and exit")] = False,
-        quiet_: Annotated[bool, typer.Option(
-            "--quiet", "-q", help="no progress bars; only warnings and errors are logged")] = False,
-        log_level: Annotated[str | None, typer.Option(
-            "--log-level", help="debug | info | warning | error, for robustclap, vLLM and "
-            "Prefect alike (default: each one's own; warning with --quiet)")] = None,
-    ) -> None:
-        """Paraphrase corpora of audio captions, quality gates, and multi-view CLAP
-        fine-tuning."""
-        if log_level is not None and log_level.lower() not in LOG_LEVELS:
-            raise typer.BadParameter(f"{log_level!r}: use one of {', '.join(LOG_LEVELS)}",
-                                     param_hint="--log-level")
-        if quiet_:
-            os.environ[QUIET_ENV] = "1"
-        if log_level is not None or quiet_:
-            apply(log_level or "warning")
+    app.callback()(main)
 
 
 def refuse_replace(path: Path | None, option: str, overwrite: bool) -> None:
