@@ -1,7 +1,7 @@
 """CLI commands of the quality stage (gate, calibrate); registered on the main app.
 
-Heavy libraries (torch, scikit-learn, the OpenAI client) are imported inside the commands, each
-with the reason, so `--help` stays fast; the stage's own modules load them lazily themselves.
+Heavy libraries (torch, SciPy and scikit-learn, the OpenAI client) are imported inside the
+commands, each with the reason, so `--help` stays fast.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import typer
@@ -20,10 +20,10 @@ from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.progress import stage_progress
 from robustclap.quality.cache import ScoreCache
-from robustclap.quality.config import GateConfig, load_config
-from robustclap.quality.gate import run_gate
 from robustclap.quality.judge import InProcessJudge
-from robustclap.quality.scoring import Scoring
+
+if TYPE_CHECKING:
+    from robustclap.quality.config import GateConfig
 
 
 def _say(message: str) -> None:
@@ -77,6 +77,10 @@ def gate(
     OUT/summary.json / summary.md. Scores are cached, so re-gating with new thresholds
     recomputes nothing.
     """
+    # lazy: the gate config loads SciPy (the learned gate's models), half a second
+    from robustclap.quality.config import load_config
+    from robustclap.quality.gate import run_gate
+
     _set_threads(threads)
     cfg = _with_judge(load_config(config), judge_model)
     try:
@@ -134,8 +138,10 @@ def calibrate(
     the configured thresholds, and suggested thresholds. STS-B positives are pairs scored >= calibration.stsb_positive_min (default 4 of 5);
     Clotho positives are two captions of one clip, negatives captions of different clips.
     """
-    # lazy: scikit-learn (metrics) loads for a second
+    # lazy: scikit-learn (metrics) and SciPy (the gate config) load for a second
     from robustclap.quality.calibrate import evaluate, load_pairs, markdown, score_pairs
+    from robustclap.quality.config import load_config
+    from robustclap.quality.scoring import Scoring
 
     refuse_replace(out, "--out", overwrite)
     refuse_replace(fit, "--fit", overwrite)
@@ -196,9 +202,10 @@ def _open_judge(cfg: GateConfig, cache_path: Path, url: str | None = None) -> An
 
 def _calibrate_candidates(pairs: list[Path], cfg: GateConfig, cache: Path | None,
                           out: Path | None, fit_out: Path | None, cv: bool) -> None:
-    # lazy: scikit-learn (metrics, the learned gate's fit) loads for a second
+    # lazy: scikit-learn (metrics, the learned gate's fit) and SciPy load for a second
     from robustclap.quality import calibrate_candidates as cc
     from robustclap.quality import learned_fit as lf
+    from robustclap.quality.scoring import Scoring
 
     rows: list[cc.Labelled] = []
     skipped: list[dict[str, Any]] = []
