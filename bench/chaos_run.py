@@ -29,7 +29,7 @@ def phase(name: str) -> None:
 
 def run_stages(rc: RunConfig) -> dict:
     """ingest + generate → gate → ≤ regenerate_rounds × (generate + gate) → publish."""
-    from robustclap.pipeline.llm.model_ref import resolve_generate_model
+    from robustclap.llm.model_ref import resolve_generate_model
     from robustclap.pipeline.runner import LazyBackend, run_generate
     from robustclap.quality.config import load_config
     from robustclap.quality.gate import run_gate

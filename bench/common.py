@@ -58,7 +58,7 @@ def model_path(opts: dict, workdir: Path) -> str:
     if opts.get("model"):
         return str(opts["model"])
     if "tiny" not in _MODEL:
-        from robustclap.pipeline.tiny_model import build_tiny_llama
+        from robustclap.llm.tiny_model import build_tiny_llama
 
         _MODEL["tiny"] = str(build_tiny_llama(workdir.parent / "tiny-llm"))
     return _MODEL["tiny"]
@@ -73,7 +73,7 @@ def inprocess_engine(opts: dict, workdir: Path):
     returns (backend, start seconds of the first start)."""
     import time
 
-    from robustclap.pipeline.llm.inprocess import InProcessBackend
+    from robustclap.llm.inprocess import InProcessBackend
 
     model = model_path(opts, workdir)
     key = (model, tuple(sorted(engine_args(opts).items())))
@@ -105,7 +105,7 @@ class LLMSetup:
     repeats: int
     model: str
     csv: Path
-    backend: Any  # pipeline.llm.inprocess.InProcessBackend
+    backend: Any  # robustclap.llm.inprocess.InProcessBackend
     start_s: float
 
 

@@ -1,7 +1,7 @@
 """A fast, deterministic OpenAI-compatible chat endpoint for fault-injection runs.
 
 Everything on robustclap's side stays the real code path (the OpenAI client in
-`pipeline.llm.served`, the response cache, shards, gate, publish); only the model is replaced
+`robustclap.llm.served`, the response cache, shards, gate, publish); only the model is replaced
 by a rule that rewrites the caption in the last user message, chosen by the request's seed, so
 a killed-and-rerun pipeline can be compared with one that was never killed. It also records
 the Authorization headers it sees (the secrets test checks the key reaches the server).

@@ -28,8 +28,8 @@ from robustclap.corpus.publish import publish
 from robustclap.corpus.stage_publish import publish_info
 from robustclap.flows.config import RunConfig, load_run_config
 from robustclap.flows.shards import llm_limit_in_use, shard_runner
+from robustclap.llm.model_ref import ModelRef, resolve_generate_model
 from robustclap.pipeline.ingest import ColumnMapping
-from robustclap.pipeline.llm.model_ref import ModelRef, resolve_generate_model
 from robustclap.pipeline.runner import LazyBackend, run_generate
 
 PUBLISHED_EVENT = "robustclap.corpus.published"

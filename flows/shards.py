@@ -21,14 +21,14 @@ from prefect.concurrency.sync import concurrency
 from robustclap.contracts import layout
 from robustclap.contracts.progress import GenerationUpdate
 from robustclap.contracts.schema import col
-from robustclap.pipeline.cache import ResponseCache
+from robustclap.llm.cache import ResponseCache
+from robustclap.llm.model_ref import ModelRef
+from robustclap.llm.served import ServedBackend
+from robustclap.llm.types import Backend
+from robustclap.llm.worker_cache import WorkerCache, merge_worker_caches, worker_cache_path
 from robustclap.pipeline.config import GenerateConfig
 from robustclap.pipeline.generate import Generator, Progress, Shard, run_shards
-from robustclap.pipeline.llm.model_ref import ModelRef
-from robustclap.pipeline.llm.served import ServedBackend
-from robustclap.pipeline.llm.types import Backend
 from robustclap.pipeline.runner import LazyBackend
-from robustclap.pipeline.worker_cache import WorkerCache, merge_worker_caches, worker_cache_path
 
 LLM_LIMIT = "robustclap-llm"  # global concurrency limit on the LLM endpoint (optional)
 Wanted = dict[tuple[str, int], tuple[str | None, str | None]]
@@ -75,7 +75,7 @@ class ShardResources:
 
 @contextlib.contextmanager
 def worker_resources(job: ShardJob) -> Iterator[ShardResources]:
-    """A worker's own client to `job.url` and its own cache file (pipeline/worker_cache.py)."""
+    """A worker's own client to `job.url` and its own cache file (llm/worker_cache.py)."""
     if job.url is None:
         raise ValueError("a shard job run without the flow's resources needs the endpoint url")
     shared = job.config.cache_path() / layout.LLM_CACHE_FILE  # read here, merged by the flow

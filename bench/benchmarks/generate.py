@@ -131,7 +131,7 @@ class _NullBackend:
     work per run (ingest, prompts, cache, parse, shards, manifest)."""
 
     def generate(self, requests, on_result) -> None:
-        from robustclap.pipeline.llm.types import LLMResponse
+        from robustclap.llm.types import LLMResponse
 
         for i, _ in enumerate(requests):
             on_result(i, LLMResponse('{"paraphrase": "a dog barks twice"}', "stop", 700, 12))
@@ -161,7 +161,7 @@ def _served(res: Result, opts: dict, workdir: Path, model: str, csv: Path, reqs:
             max_tokens: int, repeats: int) -> None:
     import openai
 
-    from robustclap.pipeline.llm.server import VllmServer
+    from robustclap.llm.server import VllmServer
     from robustclap.pipeline.runner import run_generate
 
     concurrency = 32

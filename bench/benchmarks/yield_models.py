@@ -73,8 +73,8 @@ def measure_model(model: str, captions: dict[str, Path], workdir: Path, opts: di
                   gate_cfg, rounds: int, generate_cfg) -> tuple[dict, list[dict], pd.DataFrame]:
     """One model on every caption source: (summary, rows per source/round/level, accepted)."""
     from robustclap.bench.common import inprocess_engine, release_engines
+    from robustclap.llm.model_ref import resolve_model
     from robustclap.pipeline.level_sampling import level_plans
-    from robustclap.pipeline.llm.model_ref import resolve_model
 
     ref = resolve_model(model)  # raises a RobustclapError when the model is not installed
     release_engines()  # one engine at a time: the other model's would take CPU and memory
@@ -233,7 +233,7 @@ def markdown(summaries: list[dict], quick: list[dict]) -> str:
 def run(workdir: Path, **opts) -> Result:
     from robustclap.contracts.errors import RobustclapError
     from robustclap.flows.config import load_run_config
-    from robustclap.pipeline.llm.packaged import PACKAGED, PREFIX
+    from robustclap.llm.packaged import PACKAGED, PREFIX
     from robustclap.quality.config import load_config as load_gate_config
 
     n = opts.get("captions") or 20

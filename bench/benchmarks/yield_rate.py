@@ -149,10 +149,10 @@ def run(workdir: Path, **opts) -> Result:
 
 def prompt_study(workdir: Path, **opts) -> Result:
     from robustclap.bench.common import inprocess_engine
+    from robustclap.llm.model_ref import resolve_model
+    from robustclap.llm.packaged import DEFAULT_PACKAGED
+    from robustclap.llm.types import Sampling
     from robustclap.pipeline.config import GenerateConfig
-    from robustclap.pipeline.llm.model_ref import resolve_model
-    from robustclap.pipeline.llm.packaged import DEFAULT_PACKAGED
-    from robustclap.pipeline.llm.types import Sampling
     from robustclap.quality.config import load_config as load_gate_config
 
     n = opts.get("captions") or 40

@@ -30,7 +30,7 @@ from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import CAPTIONS, SCENES, write_table
 from robustclap.contracts.schema import col as c
-from robustclap.pipeline.llm.packaged import DEFAULT_PACKAGED
+from robustclap.llm.packaged import DEFAULT_PACKAGED
 
 DEFAULT_MODEL = DEFAULT_PACKAGED
 
@@ -178,7 +178,7 @@ def make_scenes(data_dir: Path, out: Path, n_train: int = 3000, n_test: int = 30
         # lazy: Prefect and the engine load for seconds, and vLLM reads the level set above
         from robustclap.flows.config import load_run_config
         from robustclap.flows.paraphrase import run_paraphrase, summary_line
-        from robustclap.pipeline.llm.model_ref import resolve_generate_model
+        from robustclap.llm.model_ref import resolve_generate_model
 
         # once, here: offline and not packaged is one clear message before Prefect starts
         ref = resolve_generate_model(load_run_config(built.run_config).generate)

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from robustclap.bench.benchmarks.yield_rate import markdown, run_variant
+from robustclap.llm.types import Sampling
 from robustclap.pipeline.config import GenerateConfig
-from robustclap.pipeline.llm.types import Sampling
 
 pytestmark = pytest.mark.slow
 

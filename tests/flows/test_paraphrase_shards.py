@@ -15,12 +15,12 @@ from robustclap.bench.fake_openai import FakeOpenAI
 from robustclap.contracts.schema import CANDIDATES, col, read_table
 from robustclap.flows import shards
 from robustclap.flows.shards import ShardJob, ShardResources, generate_shard
-from robustclap.pipeline.cache import ResponseCache
+from robustclap.llm.cache import ResponseCache
+from robustclap.llm.model_ref import resolve_generate_model
+from robustclap.llm.served import ServedBackend
 from robustclap.pipeline.config import GenerateConfig
 from robustclap.pipeline.generate import Generator, Shard
 from robustclap.pipeline.ingest import ingest
-from robustclap.pipeline.llm.model_ref import resolve_generate_model
-from robustclap.pipeline.llm.served import ServedBackend
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "sk-never-in-a-job"
@@ -102,7 +102,7 @@ def test_run_command_resolves_the_model_once_and_passes_it_down(tmp_path, monkey
 
     from robustclap.cli import app
     from robustclap.flows import paraphrase
-    from robustclap.pipeline.llm import model_ref
+    from robustclap.llm import model_ref
 
     folder = tmp_path / "model"
     folder.mkdir()

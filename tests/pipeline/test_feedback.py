@@ -10,8 +10,8 @@ import pytest
 
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import CANDIDATES, REGENERATE, col, read_dir, write_table
+from robustclap.llm.types import Sampling
 from robustclap.pipeline.config import GenerateConfig
-from robustclap.pipeline.llm.types import Sampling
 from robustclap.pipeline.runner import run_generate
 from robustclap.prompts import _parse, load_template
 from robustclap.quality.feedback import describe, pick

@@ -21,8 +21,8 @@ import pytest
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import CANDIDATES, col, read_dir
 from robustclap.contracts.stage import read_stats
+from robustclap.llm.types import Sampling
 from robustclap.pipeline.config import GenerateConfig
-from robustclap.pipeline.llm.types import Sampling
 from robustclap.pipeline.runner import run_generate
 
 REPO = Path(__file__).resolve().parents[2]

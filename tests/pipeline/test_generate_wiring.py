@@ -12,12 +12,12 @@ from pydantic import SecretStr
 
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import CANDIDATES, col, read_dir
+from robustclap.llm import model_ref
+from robustclap.llm.model_ref import ModelRef, resolve_generate_model
+from robustclap.llm.served import ServedBackend
+from robustclap.llm.types import LLMResponse
 from robustclap.pipeline import runner
 from robustclap.pipeline.config import GenerateConfig
-from robustclap.pipeline.llm import model_ref
-from robustclap.pipeline.llm.model_ref import ModelRef, resolve_generate_model
-from robustclap.pipeline.llm.served import ServedBackend
-from robustclap.pipeline.llm.types import LLMResponse
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "captions.csv"

@@ -11,10 +11,10 @@ import pytest
 from pydantic import ValidationError
 
 from robustclap.contracts.schema import CANDIDATES, col, read_dir
+from robustclap.llm.model_ref import ModelRef
+from robustclap.llm.types import LLMResponse, Sampling
 from robustclap.pipeline.config import GenerateConfig
 from robustclap.pipeline.level_sampling import level_plans
-from robustclap.pipeline.llm.model_ref import ModelRef
-from robustclap.pipeline.llm.types import LLMResponse, Sampling
 from robustclap.pipeline.runner import run_generate
 
 QWEN = "packaged:qwen2.5-coder-1.5b-instruct"

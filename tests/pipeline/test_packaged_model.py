@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from robustclap.contracts.schema import CANDIDATES, col, read_dir
+from robustclap.llm.packaged import COMPLETE, LIGHT_PACKAGED, PACKAGED, model_folder
+from robustclap.llm.types import Sampling
 from robustclap.pipeline.config import GenerateConfig
-from robustclap.pipeline.llm.packaged import COMPLETE, LIGHT_PACKAGED, PACKAGED, model_folder
-from robustclap.pipeline.llm.types import Sampling
 from robustclap.pipeline.runner import run_generate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 
 def _convert_in_subprocess(root: Path) -> subprocess.Popen:
     code = ("from pathlib import Path;"
-            "from pipeline.llm.packaged import ensure_converted, PACKAGED;"
+            "from robustclap.llm.packaged import ensure_converted, PACKAGED;"
             f"ensure_converted(PACKAGED['smollm2-135m-instruct'], Path({str(root)!r}))")
     return subprocess.Popen([sys.executable, "-c", code], env=ENV, cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -40,7 +40,7 @@ def test_conversion_killed_half_way_then_rebuilt_and_idempotent(packaged_model: 
                                                                  tmp_path: Path):
     """SIGKILL while the temporary folder is being written: the folder is never used, a rerun
     builds a complete one, and a third call reuses it without converting again."""
-    from robustclap.pipeline.llm.model_ref import resolve_model
+    from robustclap.llm.model_ref import resolve_model
 
     root = tmp_path / "cache"
     proc = _convert_in_subprocess(root)
@@ -75,7 +75,7 @@ def test_conversion_killed_half_way_then_rebuilt_and_idempotent(packaged_model: 
 
 def test_unknown_packaged_model_is_a_clear_error():
     from robustclap.contracts.errors import RobustclapError
-    from robustclap.pipeline.llm.model_ref import resolve_model
+    from robustclap.llm.model_ref import resolve_model
 
     with pytest.raises(RobustclapError, match="unknown packaged model.*smollm2-135m-instruct"):
         resolve_model("packaged:gpt-9")
@@ -126,7 +126,7 @@ def _generate_inprocess(tmp_path: Path, model: Path, rows: str, *flags: str
 def test_model_with_fewer_positions_than_the_cpu_default_runs(tmp_path: Path):
     """A 1,024-position Llama built outside the project used to die with vLLM's pydantic
     traceback (max_model_len 4096 > derived 1024); the engine length now follows the model."""
-    from robustclap.pipeline.tiny_model import build_tiny_llama
+    from robustclap.llm.tiny_model import build_tiny_llama
 
     model = build_tiny_llama(tmp_path / "short-llm", max_positions=1024)
     proc = _generate_inprocess(tmp_path, model, "A dog barks.\nb,train,Rain falls.",
@@ -140,7 +140,7 @@ def test_model_with_fewer_positions_than_the_cpu_default_runs(tmp_path: Path):
 def test_engine_that_cannot_start_is_one_clear_message(tmp_path: Path):
     """An engine argument vLLM refuses (a length above the model's limit, asked explicitly):
     exit 2 and one message, never a traceback."""
-    from robustclap.pipeline.tiny_model import build_tiny_llama
+    from robustclap.llm.tiny_model import build_tiny_llama
 
     model = build_tiny_llama(tmp_path / "short-llm", max_positions=1024)
     proc = _generate_inprocess(tmp_path, model, "A dog barks.",

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from robustclap.contracts.errors import RobustclapError
-from robustclap.pipeline.llm import packaged
-from robustclap.pipeline.llm.packaged import (
+from robustclap.llm import packaged
+from robustclap.llm.packaged import (
     COMPLETE,
     PACKAGED,
     PackagedModel,

@@ -1,9 +1,9 @@
 import pytest
 
 from robustclap.contracts.errors import RobustclapError
-from robustclap.pipeline.cache import ResponseCache, cache_key
+from robustclap.llm.cache import ResponseCache, cache_key
+from robustclap.llm.types import LLMResponse
 from robustclap.pipeline.generate import derive_seed
-from robustclap.pipeline.llm.types import LLMResponse
 from robustclap.pipeline.parse import parse_reply
 from robustclap.prompts import load_template
 

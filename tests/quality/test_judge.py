@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from robustclap.pipeline.cache import ResponseCache
-from robustclap.pipeline.llm.types import LLMResponse
+from robustclap.llm.cache import ResponseCache
+from robustclap.llm.types import LLMResponse
 from robustclap.quality.config import load_config
 from robustclap.quality.decide import apply_judge
 from robustclap.quality.judge import DIFFERENT, SAME, Judge, parse_reply

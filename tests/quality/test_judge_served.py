@@ -20,8 +20,8 @@ from robustclap.bench.fake_openai import FakeOpenAI
 from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import col
+from robustclap.llm.model_ref import ModelRef
 from robustclap.pipeline.config import GenerateConfig
-from robustclap.pipeline.llm.model_ref import ModelRef
 from robustclap.pipeline.runner import LazyBackend
 from robustclap.quality.config import load_config
 from robustclap.quality.judge import DIFFERENT, SAME, SCHEMA

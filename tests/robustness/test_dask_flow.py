@@ -9,7 +9,7 @@ from pathlib import Path
 import robustclap.flows.paraphrase as paraphrase
 import robustclap.flows.shards as shards
 from robustclap.corpus.versions import check_version
-from robustclap.pipeline.cache import ResponseCache
+from robustclap.llm.cache import ResponseCache
 
 
 def test_case9_dask_flow_merges_worker_caches(tmp_path, small_run, fake_llm, monkeypatch):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import multiprocessing as mp
 from pathlib import Path
 
-from robustclap.pipeline.cache import ResponseCache
-from robustclap.pipeline.llm.types import LLMResponse
-from robustclap.pipeline.worker_cache import WorkerCache, merge_worker_caches, worker_cache_path
+from robustclap.llm.cache import ResponseCache
+from robustclap.llm.types import LLMResponse
+from robustclap.llm.worker_cache import WorkerCache, merge_worker_caches, worker_cache_path
 
 
 def _reply(i: int) -> LLMResponse:

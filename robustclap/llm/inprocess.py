@@ -10,8 +10,8 @@ import time
 from collections.abc import Sequence
 
 from robustclap.contracts.errors import RobustclapError
-from robustclap.pipeline.llm.platform import default_engine_args, engine_start_message
-from robustclap.pipeline.llm.types import LLMRequest, LLMResponse, ResultCallback
+from robustclap.llm.platform import default_engine_args, engine_start_message
+from robustclap.llm.types import LLMRequest, LLMResponse, ResultCallback
 
 
 class InProcessBackend:

@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
-from robustclap.pipeline.llm.types import LLMResponse
+from robustclap.llm.types import LLMResponse
 
 
 def cache_key(**fields: object) -> str:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import openai
 
-from robustclap.pipeline.llm.types import (
+from robustclap.llm.types import (
     EndpointUnavailable,
     LLMRequest,
     LLMResponse,

@@ -14,8 +14,8 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
-from robustclap.pipeline.cache import ResponseCache
-from robustclap.pipeline.llm.types import LLMResponse
+from robustclap.llm.cache import ResponseCache
+from robustclap.llm.types import LLMResponse
 
 WORKERS = "workers"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from robustclap.contracts.errors import RobustclapError
-from robustclap.pipeline.llm.packaged import ensure_converted, is_packaged, lookup
+from robustclap.llm.packaged import ensure_converted, is_packaged, lookup
 
 if TYPE_CHECKING:
     from robustclap.pipeline.config import GenerateConfig

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from robustclap.contracts.errors import RobustclapError
-from robustclap.pipeline.llm.platform import default_engine_args
+from robustclap.llm.platform import default_engine_args
 
 
 def _die_with_parent() -> None:
