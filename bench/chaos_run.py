@@ -29,8 +29,9 @@ def phase(name: str) -> None:
 
 def run_stages(rc: RunConfig) -> dict:
     """ingest + generate → gate → ≤ regenerate_rounds × (generate + gate) → publish."""
-    from robustclap.llm.model_ref import resolve_generate_model
-    from robustclap.pipeline.runner import LazyBackend, run_generate
+    from robustclap.llm.engine import LazyBackend
+    from robustclap.llm.model_ref import resolve_llm_model
+    from robustclap.pipeline.runner import run_generate
     from robustclap.quality.config import load_config
     from robustclap.quality.gate import run_gate
 
@@ -40,7 +41,7 @@ def run_stages(rc: RunConfig) -> dict:
     gate_cfg = load_config(rc.gate_config)
     mapping = ColumnMapping(rc.caption_col, rc.clip_col, rc.split_col)
     score_cache = layout.work_score_cache(rc.work_dir, rc.name)
-    model = resolve_generate_model(rc.generate)  # as the flow: once, for every round
+    model = resolve_llm_model(rc.generate)  # as the flow: once, for every round
     engine = LazyBackend(rc.generate, gen_dir, model)  # and one engine for every round
 
     def generate(round_: int, regenerate: Path | None) -> StageStats:

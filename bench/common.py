@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,7 @@ def captions_csv(path: Path, n: int) -> Path:
 
 _MODEL: dict = {}
 _ENGINE: dict = {}
+_STACK = contextlib.ExitStack()  # owns the engines in _ENGINE (release_engines shuts them)
 
 
 def model_path(opts: dict, workdir: Path) -> str:
@@ -69,18 +71,22 @@ def engine_args(opts: dict) -> dict:
 
 
 def inprocess_engine(opts: dict, workdir: Path):
-    """One InProcessBackend (vllm.LLM) per process, shared by the benchmarks that need it;
-    returns (backend, start seconds of the first start)."""
+    """One in-process engine (vllm.LLM, opened by the LLM layer) per process, shared by the
+    benchmarks that need it; returns (backend, start seconds of the first start)."""
     import time
 
-    from robustclap.llm.inprocess import InProcessBackend
+    from robustclap.llm.engine import open_backend
+    from robustclap.llm.model_ref import resolve_llm_model
+    from robustclap.llm.settings import LLMSettings
 
     model = model_path(opts, workdir)
     key = (model, tuple(sorted(engine_args(opts).items())))
     if key not in _ENGINE:
+        settings = LLMSettings(model=model, backend="inprocess", engine_args=engine_args(opts))
+        ref = resolve_llm_model(settings)
         start = time.perf_counter()
-        _ENGINE[key] = (InProcessBackend(model, engine_args(opts)),
-                        round(time.perf_counter() - start, 1))
+        backend = _STACK.enter_context(open_backend(settings, ref))
+        _ENGINE[key] = (backend, round(time.perf_counter() - start, 1))
     return _ENGINE[key]
 
 
@@ -90,8 +96,7 @@ def release_engines() -> None:
     ~1.9 s to 2.4-4.9 s on both sides, with doubled spread), so nothing is measured next to one."""
     import gc
 
-    for backend, _ in _ENGINE.values():
-        backend.close()
+    _STACK.close()
     _ENGINE.clear()
     gc.collect()
 

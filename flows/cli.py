@@ -79,9 +79,9 @@ def register(app: typer.Typer) -> None:
         if api_key:  # through the environment, never a flow parameter Prefect would store
             os.environ[rc.generate.api_key_env] = api_key
         check_run(rc)  # every file the run needs, before Prefect or an engine starts
-        from robustclap.llm.model_ref import resolve_generate_model
+        from robustclap.llm.model_ref import resolve_llm_model
 
-        model = resolve_generate_model(rc.generate)  # once, here: offline fails at once
+        model = resolve_llm_model(rc.generate)  # once, here: offline fails at once
         from robustclap.flows.finetune import finetune_flow
         from robustclap.flows.paraphrase import run_paraphrase, summary_line
 

@@ -28,9 +28,10 @@ from robustclap.corpus.publish import publish
 from robustclap.corpus.stage_publish import publish_info
 from robustclap.flows.config import RunConfig, load_run_config
 from robustclap.flows.shards import llm_limit_in_use, shard_runner
-from robustclap.llm.model_ref import ModelRef, resolve_generate_model
+from robustclap.llm.engine import LazyBackend
+from robustclap.llm.model_ref import ModelRef, resolve_llm_model
 from robustclap.pipeline.ingest import ColumnMapping
-from robustclap.pipeline.runner import LazyBackend, run_generate
+from robustclap.pipeline.runner import run_generate
 
 PUBLISHED_EVENT = "robustclap.corpus.published"
 
@@ -67,7 +68,7 @@ def gate_task(gen_dir: str, gate_dir: str, gate_version: str, config_path: str |
     (opened only if a verdict is not cached beside the score cache)."""
     from robustclap.quality.config import load_config
     from robustclap.quality.gate import run_gate
-    from robustclap.quality.judge_served import run_judge
+    from robustclap.quality.judge import run_judge
 
     config = load_config(config_path)
     judge_cache = Path(cache_path).with_name(layout.JUDGE_CACHE_FILE)
@@ -141,7 +142,7 @@ def paraphrase_flow(config_path: str, overrides: dict | None = None,
     gate_version = load_config(rc.gate_config).version
     cfg_path = str(rc.gate_config) if rc.gate_config else None
     score_cache = str(layout.work_score_cache(rc.work_dir, rc.name))
-    model = model or resolve_generate_model(rc.generate)
+    model = model or resolve_llm_model(rc.generate)
     limited = llm_limit_in_use(rc.llm_limit)
     with LazyBackend(rc.generate, gen_dir, model) as engine:  # one engine for every round
         rounds = [generate_round(rc, gen_dir, 0, None, engine, model, limited)]

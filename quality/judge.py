@@ -1,12 +1,16 @@
 """An LLM judge as one more gate (off by default): does the candidate describe the same sound
 scene as the caption?
 
-The run's own engine (any `robustclap.llm` backend: in-process vLLM or a served endpoint) answers
-a versioned judge prompt with structured output: the caption events the candidate lost, the
-events it added, the relations it changed, and a verdict. Answers are cached like generation
-(robustclap.llm.cache.ResponseCache) under a key of everything that decides the reply: judge version
-and prompt text, model, sampling, seed, caption, candidate and level. Only candidates that pass
-every other gate are judged, so its cost falls on few rows.
+The run's own engine (any `robustclap.llm` backend: in-process vLLM or a served endpoint)
+answers a versioned judge prompt with structured output: the caption events the candidate
+lost, the events it added, the relations it changed, and a verdict. Answers go through the LLM
+layer's cached loop (robustclap.llm.ask, as generation's do) under a key of everything that
+decides the reply: judge version and prompt text, model, sampling, seed, caption, candidate and
+level. Only candidates that pass every other gate are judged, so its cost falls on few rows.
+
+`open_judge` is the one way to build a judge: on a run's own engine (`robustclap run`, through
+`run_judge`) or on a backend it opens from LLM settings (`robustclap gate --judge-model`, with
+`--judge-url` a served endpoint, else an in-process vLLM).
 
 A reply that is not valid JSON of the schema (a truncated or rambling small model) fails the
 gate: precision first. Small models judge poorly: measure it (`calibrate --format candidates
@@ -15,15 +19,21 @@ gate: precision first. Small models judge poorly: measure it (`calibrate --forma
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from robustclap.contracts.errors import RobustclapError
+from robustclap.llm.ask import AskStats, ask_cached
 from robustclap.llm.cache import ResponseCache, cache_key
+from robustclap.llm.engine import open_backend
+from robustclap.llm.model_ref import ModelRef
+from robustclap.llm.settings import LLMSettings
 from robustclap.llm.types import (
     Backend,
     EndpointUnavailable,
@@ -31,6 +41,7 @@ from robustclap.llm.types import (
     LLMResponse,
     Sampling,
 )
+from robustclap.quality.config import GateConfig
 
 JUDGE_VERSION = "judge-v1"
 SAME = "same_scene"
@@ -116,7 +127,7 @@ class Judge:
         self.model = model
         self.sampling = sampling or judge_sampling(160)
         self.seed = seed
-        self.calls = 0  # requests sent to the engine (cache misses)
+        self.stats = AskStats()
 
     def key(self, caption: str, candidate: str, level: int) -> str:
         return cache_key(kind="judge", judge=JUDGE_VERSION, prompt=PROMPT_HASH, model=self.model,
@@ -129,35 +140,23 @@ class Judge:
                            {"role": "user", "content": user}],
                           self.sampling, self.seed, SCHEMA)
 
+    @property
+    def calls(self) -> int:
+        """Requests sent to the engine (cache misses)."""
+        return self.stats.asked
+
     def judge(self, items: Sequence[tuple[str, str, int]]) -> list[Verdict]:
         """A verdict per item, asking the engine only for what the cache lacks."""
-        keys = [self.key(*item) for item in items]
-        cached = self.cache.get_many(keys)
-        todo = [i for i, k in enumerate(keys) if k not in cached]
-        fresh: dict[int, LLMResponse] = {}
-
-        def done(j: int, response: LLMResponse) -> None:
-            i = todo[j]
-            fresh[i] = response
-            self.cache.put(keys[i], response)  # errors are never cached
-
-        if todo:
-            self.calls += len(todo)
-            try:
-                self.backend.generate([self.request(*items[i]) for i in todo], done)
-            except EndpointUnavailable as exc:  # the answers that arrived are cached
-                raise RobustclapError(f"the LLM judge's endpoint stopped answering: {exc}; "
-                                      "rerun when it is back (cached verdicts are kept)"
-                                      ) from exc
-        out = []
-        for i, k in enumerate(keys):
-            if k in cached:
-                v = parse_reply(cached[k])
-                out.append(Verdict(v.verdict, v.missing, v.added, v.changed, v.error,
-                                   v.completion_tokens, from_cache=True))
-            else:
-                out.append(parse_reply(fresh.get(i, LLMResponse(None, None, error="no reply"))))
-        return out
+        try:
+            answers = ask_cached(self.backend, self.cache, items,
+                                 key=lambda item, _: self.key(*item),
+                                 request=lambda item, _: self.request(*item),
+                                 parse=parse_reply, stats=self.stats)
+        except EndpointUnavailable as exc:  # the answers that arrived are cached
+            raise RobustclapError(f"the LLM judge's endpoint stopped answering: {exc}; "
+                                  "rerun when it is back (cached verdicts are kept)"
+                                  ) from exc
+        return [dataclasses.replace(a.parsed, from_cache=a.from_cache) for a in answers]
 
 
 def judge_sampling(max_tokens: int) -> Sampling:
@@ -165,24 +164,40 @@ def judge_sampling(max_tokens: int) -> Sampling:
     return Sampling(temperature=0.0, top_p=1.0, max_tokens=max_tokens)
 
 
-class InProcessJudge:
-    """A Judge over an in-process vLLM engine of `model` (a local folder, `packaged:NAME` or a
-    hub id), with its response cache at `cache_path`; a context manager that shuts both."""
+@contextlib.contextmanager
+def open_judge(model: ModelRef, cache_path: str | Path, max_tokens: int = 160, seed: int = 0,
+               *, engine: Backend | None = None,
+               settings: LLMSettings | None = None) -> Iterator[Judge]:
+    """A Judge of `model` with its answers cached at `cache_path` under the model's reference
+    and revision: on `engine` (a run's own, shut by its owner) or else on a backend opened here
+    from `settings` and shut on the way out."""
+    if (engine is None) == (settings is None):
+        raise ValueError("open_judge needs either the run's engine or LLM settings")
+    with contextlib.ExitStack() as stack:
+        backend = engine or stack.enter_context(open_backend(settings, model))
+        cache = ResponseCache(cache_path)
+        stack.callback(cache.close)
+        yield Judge(backend, cache, f"{model.reference}@{model.revision}",
+                    judge_sampling(max_tokens), seed)
 
-    def __init__(self, model: str, cache_path: str | Path, max_tokens: int = 160,
-                 seed: int = 0, engine_args: dict | None = None) -> None:
-        from robustclap.llm.inprocess import InProcessBackend
-        from robustclap.llm.model_ref import resolve_model
 
-        ref = resolve_model(model)
-        self.cache = ResponseCache(cache_path)
-        self.backend = InProcessBackend(ref.name, engine_args)
-        self.judge = Judge(self.backend, self.cache, f"{model}@{ref.revision}",
-                           judge_sampling(max_tokens), seed)
-
-    def __enter__(self) -> Judge:
-        return self.judge
-
-    def __exit__(self, *exc: object) -> None:
-        self.backend.close()
-        self.cache.close()
+@contextlib.contextmanager
+def run_judge(config: GateConfig, engine: Backend | None, model: ModelRef | None,
+              cache_path: str | Path) -> Iterator[Judge | None]:
+    """The judge of a run's gate: None when the config leaves it off; else a Judge on the
+    run's `engine` (model `model`), cached at `cache_path`. `judge.model`, when the config
+    names one, must be the run's model: the run's engine serves no other."""
+    judge = config.judge
+    if not judge.enabled:
+        yield None
+        return
+    if engine is None or model is None:
+        raise RobustclapError("the gate config switches the LLM judge on (judge.enabled) but "
+                              "this gate has no engine: run it in `robustclap run`, or pass "
+                              "--judge-model MODEL to `robustclap gate`")
+    if judge.model and judge.model != model.reference:
+        raise RobustclapError(
+            f"judge.model is {judge.model!r} but the run's engine serves {model.reference!r}: "
+            "the run judges with its own engine; remove judge.model or make it the run's model")
+    with open_judge(model, cache_path, judge.max_tokens, judge.seed, engine=engine) as j:
+        yield j

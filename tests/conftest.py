@@ -54,11 +54,14 @@ def vllm_server(tiny_llm: Path, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def inprocess_backend(tiny_llm: Path):
     """The real vllm.LLM engine on the tiny model (one per session)."""
-    from robustclap.llm.inprocess import InProcessBackend
+    from robustclap.llm.engine import open_backend
+    from robustclap.llm.model_ref import resolve_llm_model
+    from robustclap.llm.settings import LLMSettings
 
-    backend = InProcessBackend(str(tiny_llm), {"max_model_len": 2048})
-    yield backend
-    backend.close()
+    settings = LLMSettings(model=str(tiny_llm), backend="inprocess",
+                           engine_args={"max_model_len": 2048})
+    with open_backend(settings, resolve_llm_model(settings)) as backend:
+        yield backend
 
 
 @pytest.fixture(scope="session")

@@ -169,7 +169,7 @@ def sampling_check(model: str, captions: dict[str, Path], workdir: Path, backend
 def run_quickstart(model: str, workdir: Path) -> dict:
     """`robustclap run examples/quickstart.yaml --model MODEL` on a copy of examples/ with a
     fresh LLM cache (converted models linked in): what a user's first run costs."""
-    from robustclap.pipeline.config import default_cache_dir
+    from robustclap.llm.settings import default_cache_dir
 
     root = workdir / f"quickstart-{model.removeprefix('packaged:')}"
     shutil.rmtree(root, ignore_errors=True)

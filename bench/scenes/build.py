@@ -178,10 +178,10 @@ def make_scenes(data_dir: Path, out: Path, n_train: int = 3000, n_test: int = 30
         # lazy: Prefect and the engine load for seconds, and vLLM reads the level set above
         from robustclap.flows.config import load_run_config
         from robustclap.flows.paraphrase import run_paraphrase, summary_line
-        from robustclap.llm.model_ref import resolve_generate_model
+        from robustclap.llm.model_ref import resolve_llm_model
 
         # once, here: offline and not packaged is one clear message before Prefect starts
-        ref = resolve_generate_model(load_run_config(built.run_config).generate)
+        ref = resolve_llm_model(load_run_config(built.run_config).generate)
         published = run_paraphrase(str(built.run_config), model=ref)
         summary["corpus"] = summary_line(published)
     return summary

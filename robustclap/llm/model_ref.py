@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 
 from robustclap.contracts.errors import RobustclapError
 from robustclap.llm.packaged import ensure_converted, is_packaged, lookup
+from robustclap.llm.settings import default_cache_dir
 
 if TYPE_CHECKING:
-    from robustclap.pipeline.config import GenerateConfig
+    from robustclap.llm.settings import LLMSettings
 
 OFFLINE_HELP = """\
 To run without the hub, use a packaged model: the default packaged:qwen2.5-coder-1.5b-instruct
@@ -59,8 +60,6 @@ def resolve_model(model: str, revision: str | None = None,
     """`packaged:NAME` → its converted folder in the cache (built once); a local folder → itself;
     `org/name` → a hub snapshot. `revision` of the result is what cache keys use."""
     if is_packaged(model):
-        from robustclap.pipeline.config import default_cache_dir
-
         spec = lookup(model)
         folder = ensure_converted(spec, cache_root or default_cache_dir())
         return ModelRef(str(folder), spec.identity, str(folder), model)
@@ -88,9 +87,9 @@ def resolve_model(model: str, revision: str | None = None,
     return ModelRef(folder, Path(folder).name, folder, model)
 
 
-def resolve_generate_model(cfg: GenerateConfig) -> ModelRef:
-    """The model of a generation run. With `base_url` the endpoint already serves it: nothing
-    is loaded here, and its identity is the served name with `revision` (or "served")."""
+def resolve_llm_model(cfg: LLMSettings) -> ModelRef:
+    """The model of a run's LLM settings. With `base_url` the endpoint already serves it:
+    nothing is loaded here, and its identity is the served name with `revision` (or "served")."""
     if cfg.base_url:
         return ModelRef(cfg.model, cfg.revision or "served", None, cfg.model)
     return resolve_model(cfg.model, cfg.revision)

@@ -23,7 +23,7 @@ from robustclap.llm.types import (
 )
 
 if TYPE_CHECKING:
-    from robustclap.pipeline.config import GenerateConfig
+    from robustclap.llm.settings import LLMSettings
 
 
 class ServedBackend:
@@ -41,8 +41,8 @@ class ServedBackend:
         self.down: str | None = None
 
     @classmethod
-    def from_config(cls, url: str, cfg: GenerateConfig) -> ServedBackend:
-        """The client a generation config asks for: the model under its served name, the
+    def from_config(cls, url: str, cfg: LLMSettings) -> ServedBackend:
+        """The client the LLM settings ask for: the model under its served name, the
         endpoint's key, bounded concurrency, the per-request timeout and retries."""
         return cls(url, cfg.model, cfg.resolved_api_key(), cfg.concurrency,
                    cfg.request_timeout_s, cfg.max_retries)

@@ -3,6 +3,7 @@ JSON + markdown writing, the registry, and `robustclap bench --help`. No timed a
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -126,7 +127,10 @@ def test_no_idle_engine_beside_a_benchmark_that_does_not_use_it(tmp_path, monkey
         def close(self) -> None:
             closed.append("engine")
 
-    monkeypatch.setattr(common, "_ENGINE", {("m", ()): (FakeBackend(), 1.0)})
+    backend, stack = FakeBackend(), contextlib.ExitStack()
+    stack.callback(backend.close)  # as open_backend shuts an engine
+    monkeypatch.setattr(common, "_ENGINE", {("m", ()): (backend, 1.0)})
+    monkeypatch.setattr(common, "_STACK", stack)
     missing = "robustclap.bench.no_such_module"
     llm_bench = registry.Bench("llm", missing, "uses the engine", engine=True)
     registry.run_one(llm_bench, {}, tmp_path)

@@ -16,7 +16,7 @@ from robustclap.contracts.schema import CANDIDATES, col, read_table
 from robustclap.flows import shards
 from robustclap.flows.shards import ShardJob, ShardResources, generate_shard
 from robustclap.llm.cache import ResponseCache
-from robustclap.llm.model_ref import resolve_generate_model
+from robustclap.llm.model_ref import resolve_llm_model
 from robustclap.llm.served import ServedBackend
 from robustclap.pipeline.config import GenerateConfig
 from robustclap.pipeline.generate import Generator, Shard
@@ -45,7 +45,7 @@ def setup(tmp_path: Path, url: str) -> tuple[Generator, Shard, dict]:
     captions = ingest(REPO / "examples" / "captions.csv").captions.to_dict("records")[:4]
     gen = Generator(cfg, ServedBackend.from_config(url, cfg),
                     ResponseCache(cfg.cache_path() / "llm-responses.sqlite"),
-                    resolve_generate_model(cfg), "run1", 1)
+                    resolve_llm_model(cfg), "run1", 1)
     shard = Shard(0, tmp_path / "r01-00000.parquet", "key0", captions[:2], False)
     first, other = captions[0][col.caption_id], captions[3][col.caption_id]
     wanted = {(first, 1): ("A kettle is heard.", FEEDBACK), (other, 1): ("x", "y")}

@@ -12,8 +12,8 @@ from pydantic import SecretStr
 
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import CANDIDATES, col, read_dir
-from robustclap.llm import model_ref
-from robustclap.llm.model_ref import ModelRef, resolve_generate_model
+from robustclap.llm import engine, model_ref
+from robustclap.llm.model_ref import ModelRef, resolve_llm_model
 from robustclap.llm.served import ServedBackend
 from robustclap.llm.types import LLMResponse
 from robustclap.pipeline import runner
@@ -47,20 +47,20 @@ def config(tmp_path: Path, **kw) -> GenerateConfig:
 def test_base_url_model_is_not_resolved_and_is_named_as_served(monkeypatch):
     monkeypatch.setattr(model_ref, "resolve_model", lambda *a, **k: pytest.fail("resolved"))
     cfg = GenerateConfig(model="my-served", base_url="http://127.0.0.1:1")
-    assert resolve_generate_model(cfg) == ModelRef("my-served", "served", None, "my-served")
+    assert resolve_llm_model(cfg) == ModelRef("my-served", "served", None, "my-served")
     pinned = cfg.model_copy(update={"revision": "abc123"})
-    assert resolve_generate_model(pinned).revision == "abc123"
+    assert resolve_llm_model(pinned).revision == "abc123"
 
 
 def test_local_folder_keeps_what_model_said_as_its_reference(tmp_path):
     folder = tmp_path / "m"
     folder.mkdir()
     (folder / "config.json").write_text("{}")
-    ref = resolve_generate_model(GenerateConfig(model=str(folder)))
+    ref = resolve_llm_model(GenerateConfig(model=str(folder)))
     assert ref.name == ref.local_path == str(folder.resolve())
     assert ref.reference == str(folder) and ref.revision.startswith("local-")
     with pytest.raises(RobustclapError, match="not a hub id"):
-        resolve_generate_model(GenerateConfig(model="unresolvable"))
+        resolve_llm_model(GenerateConfig(model="unresolvable"))
 
 
 def test_served_backend_from_config_carries_the_client_settings():
@@ -87,7 +87,7 @@ def test_the_model_passed_down_is_used_and_a_rerun_opens_no_engine(tmp_path, mon
     assert backend.asked == first.counts["llm_calls"] > 0
     df = read_dir(CANDIDATES, out / "candidates").to_pandas()
     assert set(df[col.model]) == {"unresolvable"} and set(df[col.model_revision]) == {"rev-7"}
-    monkeypatch.setattr(runner, "open_backend", no_engine)
+    monkeypatch.setattr(engine, "open_backend", no_engine)
     again = runner.run_generate(EXAMPLE, out, cfg, model=ref, max_clips=3)
     assert again.counts["llm_calls"] == 0 and again.counts["rows_skipped"] == len(df)
 
@@ -101,7 +101,7 @@ def test_the_stage_opens_its_own_engine_once_with_the_resolved_model(tmp_path, m
         opened.append(model)
         yield backend
 
-    monkeypatch.setattr(runner, "open_backend", fake_open)
+    monkeypatch.setattr(engine, "open_backend", fake_open)
     ref = ModelRef("/nowhere/model", "rev-7", None, "unresolvable")
     stats = runner.run_generate(EXAMPLE, tmp_path / "out", config(tmp_path, shard_size=2),
                                 model=ref, max_clips=3)

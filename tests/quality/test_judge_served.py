@@ -20,12 +20,12 @@ from robustclap.bench.fake_openai import FakeOpenAI
 from robustclap.contracts import layout
 from robustclap.contracts.errors import RobustclapError
 from robustclap.contracts.schema import col
-from robustclap.llm.model_ref import ModelRef
+from robustclap.llm.engine import LazyBackend
+from robustclap.llm.model_ref import ModelRef, resolve_llm_model
+from robustclap.llm.settings import LLMSettings
 from robustclap.pipeline.config import GenerateConfig
-from robustclap.pipeline.runner import LazyBackend
 from robustclap.quality.config import load_config
-from robustclap.quality.judge import DIFFERENT, SAME, SCHEMA
-from robustclap.quality.judge_served import ServedJudge, run_judge
+from robustclap.quality.judge import DIFFERENT, SAME, SCHEMA, open_judge, run_judge
 
 CAPTION = "A dog barks twice while rain falls."
 
@@ -39,6 +39,14 @@ def endpoint():
         yield server
 
 
+def served_judge(url, cache_path, revision=None, max_tokens=160, **client):
+    """A judge on the endpoint at `url` serving "fake", as `robustclap gate --judge-url` opens
+    one (its identity is "fake@REVISION", "fake@served" without a revision)."""
+    settings = LLMSettings(model="fake", base_url=url, revision=revision, api_key="EMPTY",
+                           concurrency=8, **client)
+    return open_judge(resolve_llm_model(settings), cache_path, max_tokens, settings=settings)
+
+
 def _judge_on(config):
     return config.model_copy(update={"judge": config.judge.model_copy(update={"enabled": True})})
 
@@ -46,8 +54,7 @@ def _judge_on(config):
 def test_served_judge_asks_the_endpoint_once_per_candidate(endpoint, tmp_path):
     items = [(CAPTION, "While rain falls, a dog barks twice.", 1),
              (CAPTION, "A dog barks while rain falls.", 1)]
-    with ServedJudge(endpoint.url, "fake", tmp_path / "judge.sqlite", "fake@r1",
-                     max_tokens=96) as judge:
+    with served_judge(endpoint.url, tmp_path / "judge.sqlite", "r1", max_tokens=96) as judge:
         same, dropped = judge.judge(items)
         assert (same.verdict, dropped.verdict) == (SAME, DIFFERENT)
         assert dropped.missing == ["twice"]
@@ -57,15 +64,13 @@ def test_served_judge_asks_the_endpoint_once_per_candidate(endpoint, tmp_path):
         assert body["max_tokens"] == 96
         assert body["response_format"]["json_schema"]["schema"] == SCHEMA
         assert "Paraphrase (level 1)" in body["messages"][-1]["content"]
-    with ServedJudge(endpoint.url, "fake", tmp_path / "judge.sqlite", "fake@r1",
-                     max_tokens=96) as judge:
+    with served_judge(endpoint.url, tmp_path / "judge.sqlite", "r1", max_tokens=96) as judge:
         again = judge.judge(items)  # another process, the same cache file: nothing asked
     assert endpoint.requests == 2
     assert [v.verdict for v in again] == [SAME, DIFFERENT] and all(v.from_cache for v in again)
-    with ServedJudge(endpoint.url, "fake", tmp_path / "judge.sqlite", "fake@r2",
-                     max_tokens=96) as judge:
+    with served_judge(endpoint.url, tmp_path / "judge.sqlite", "r2", max_tokens=96) as judge:
         judge.judge(items[:1])  # another model identity: asked again
-    with ServedJudge(endpoint.url, "fake", tmp_path / "judge.sqlite", "fake@r1") as judge:
+    with served_judge(endpoint.url, tmp_path / "judge.sqlite", "r1") as judge:
         judge.judge(items[:1])  # other sampling (max_tokens 160): asked again
     assert endpoint.requests == 4
 
@@ -73,8 +78,9 @@ def test_served_judge_asks_the_endpoint_once_per_candidate(endpoint, tmp_path):
 def test_an_unreachable_judge_endpoint_is_one_message(tmp_path):
     with FakeOpenAI() as gone:
         url = gone.url
-    with ServedJudge(url, "fake", tmp_path / "judge.sqlite", max_retries=0,
-                     timeout_s=2) as judge, pytest.raises(RobustclapError, match="stopped answer"):
+    with (served_judge(url, tmp_path / "judge.sqlite", max_retries=0,
+                       request_timeout_s=2) as judge,
+          pytest.raises(RobustclapError, match="stopped answer")):
         judge.judge([(CAPTION, "While rain falls, a dog barks twice.", 1)])
 
 
