@@ -1,10 +1,12 @@
-"""Imports flow one way: contracts <- stages <- flows <- CLI (the README's architecture section).
+"""Imports flow one way: contracts <- llm <- stages <- corpus <- training <- flows <- dashboard
+<- bench <- CLI (the README's architecture section).
 
 Every `import` / `from ... import` of every installed module is read with `ast` (function-level
 imports included, since heavy libraries and later stages are often imported lazily) and checked
-against the layer order below. A module named `cli.py` or `cli_*.py` is CLI layer wherever it
-sits: it adapts its stage to the command line and may import anything but the root app, which
-imports them.
+against the layer order below. Packages on the same layer are peers and never import each other
+(the gate does not reach into generation: both use the LLM layer below them). A module named
+`cli.py` or `cli_*.py` is CLI layer wherever it sits: it adapts its stage to the command line and
+may import anything but the root app, which imports them.
 """
 
 from __future__ import annotations
@@ -20,14 +22,16 @@ REPO = Path(__file__).resolve().parents[1]
 LAYERS: dict[str, tuple[str, int]] = {
     "robustclap/contracts": ("robustclap.contracts", 0),
     "prompts": ("robustclap.prompts", 1),
-    "pipeline": ("robustclap.pipeline", 2),
+    "robustclap/llm": ("robustclap.llm", 2),
+    "pipeline": ("robustclap.pipeline", 3),
     "quality": ("robustclap.quality", 3),
-    "training": ("robustclap.training", 4),
-    "flows": ("robustclap.flows", 5),
-    "dashboard": ("robustclap.dashboard", 6),
-    "bench": ("robustclap.bench", 7),
+    "corpus": ("robustclap.corpus", 4),
+    "training": ("robustclap.training", 5),
+    "flows": ("robustclap.flows", 6),
+    "dashboard": ("robustclap.dashboard", 7),
+    "bench": ("robustclap.bench", 8),
 }
-CLI_LAYER = 8
+CLI_LAYER = 9
 ROOT_APP = "robustclap.cli"
 PACKAGE_LAYER = {pkg: layer for pkg, layer in LAYERS.values()}
 
@@ -84,6 +88,27 @@ def test_every_import_points_to_an_earlier_layer() -> None:
     assert violations(modules) == []
 
 
+def test_peers_do_not_import_each_other(tmp_path: Path) -> None:
+    """The gate reaches the LLM through the LLM layer, never through the generate stage."""
+    judge = tmp_path / "judge.py"
+    judge.write_text("from robustclap.pipeline.generate import x\nfrom robustclap.llm import y\n")
+    found = violations([(judge, "robustclap.quality", 3)])
+    assert len(found) == 1 and "robustclap.pipeline.generate (layer 3)" in found[0]
+
+
+def test_flows_hold_only_prefect_orchestration() -> None:
+    """Every module of flows/ uses Prefect; what does not (publishing, the readers' contract,
+    cards, export) lives in corpus/, which the dashboard and training read without Prefect."""
+    plain = []
+    for path in sorted((REPO / "flows").glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        names = [n for _, n in _imports(path)]
+        if not any(n == "prefect" or n.startswith("prefect.") for n in names):
+            plain.append(path.name)
+    assert plain == []
+
+
 def test_a_backward_import_is_reported(tmp_path: Path) -> None:
     """The check itself can fail: a stage importing a later stage or the CLI is caught."""
     stage = tmp_path / "stage.py"
@@ -93,12 +118,12 @@ def test_a_backward_import_is_reported(tmp_path: Path) -> None:
     cli.write_text("from robustclap.cli import app\n")
     found = violations([(stage, "robustclap.quality", 3), (cli, "robustclap.quality", CLI_LAYER)])
     assert len(found) == 2
-    assert "imports robustclap.flows.publish (layer 5)" in found[0]
+    assert "imports robustclap.flows.publish (layer 6)" in found[0]
     assert "root CLI app" in found[1]
 
 
 @pytest.mark.parametrize("root_folder", ["pipeline", "flows", "training", "quality", "prompts",
-                                         "dashboard", "bench"])
+                                         "dashboard", "bench", "corpus"])
 def test_no_generic_top_level_package_is_importable_from_an_install(root_folder: str) -> None:
     """The install maps each design-card folder under robustclap.*; pyproject names no bare
     top-level package (checked in the file that decides what lands in site-packages)."""
