@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
 
         clean = {k: v for k, v in overrides.items() if v is not None}
         with prefect_start_errors():
-            published = run_paraphrase(str(config), clean, model)
+            published = run_paraphrase(str(config), clean, model, rc)  # parsed once, above
         typer.echo(summary_line(published))
         if rc.finetune.enabled:
             if published.get("unchanged"):

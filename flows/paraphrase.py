@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
@@ -30,8 +31,11 @@ from robustclap.flows.config import RunConfig, load_run_config
 from robustclap.flows.shards import llm_limit_in_use, shard_runner
 from robustclap.llm.engine import LazyBackend
 from robustclap.llm.model_ref import ModelRef, resolve_llm_model
-from robustclap.pipeline.ingest import ColumnMapping
-from robustclap.pipeline.runner import run_generate
+from robustclap.pipeline.config import IngestConfig
+from robustclap.pipeline.runner import GenerateInputs, run_generation, run_ingest
+
+if TYPE_CHECKING:  # the gate config loads SciPy: imported where a run needs it
+    from robustclap.quality.config import GateConfig
 
 PUBLISHED_EVENT = "robustclap.corpus.published"
 
@@ -55,42 +59,43 @@ def _gate_key(context, params: dict) -> str | None:
     written for exactly this content (a marker records it), so a cache hit never stands in
     for outputs that are missing or belong to other candidates."""
     gen_dir, gate_dir = Path(params["gen_dir"]), Path(params["gate_dir"])
-    key = _gate_content_key(gen_dir, gate_dir, params["gate_version"])
+    key = _gate_content_key(gen_dir, gate_dir, params["config"].version)
     marker = gate_dir / GATE_MARKER
     return key if marker.is_file() and marker.read_text() == key else None
 
 
+# The config travels as the loaded object: the custom cache key reads only its version, so
+# Prefect never hashes it.
 @task(name="gate", cache_key_fn=_gate_key, persist_result=True)
-def gate_task(gen_dir: str, gate_dir: str, gate_version: str, config_path: str | None,
-              cache_path: str, engine: LazyBackend | None = None,
-              model: ModelRef | None = None) -> StageStats:
-    """The gate; with `judge.enabled` in its config, the LLM judge asks the run's `engine`
-    (opened only if a verdict is not cached beside the score cache)."""
-    from robustclap.quality.config import load_config
+def gate_task(gen_dir: str, gate_dir: str, config: GateConfig, cache_path: str,
+              engine: LazyBackend | None = None, model: ModelRef | None = None) -> StageStats:
+    """The gate stage; with `judge.enabled` in its config, the LLM judge asks the run's
+    `engine` (opened only if a verdict is not cached beside the score cache)."""
     from robustclap.quality.gate import run_gate
     from robustclap.quality.judge import run_judge
 
-    config = load_config(config_path)
     judge_cache = Path(cache_path).with_name(layout.JUDGE_CACHE_FILE)
     with run_judge(config, engine, model, judge_cache) as judge:
         stats = run_gate(gen_dir, gate_dir, config, cache_path=cache_path, judge=judge)
     marker = Path(gate_dir) / GATE_MARKER
-    marker.write_text(_gate_content_key(Path(gen_dir), Path(gate_dir), gate_version))
+    marker.write_text(_gate_content_key(Path(gen_dir), Path(gate_dir), config.version))
     return stats
 
 
-def generate_round(rc: RunConfig, gen_dir: Path, round_: int, regenerate: Path | None,
-                   engine: LazyBackend, model: ModelRef, limited: bool = False) -> dict:
+def generate_round(rc: RunConfig, gen_dir: Path, inputs: GenerateInputs, engine: LazyBackend,
+                   model: ModelRef, limited: bool = False) -> StageStats:
     """One generation round of the flow, on the flow's engine (shared by its rounds);
     `limited`: shard tasks take a slot of the `robustclap-llm` concurrency limit."""
-    mapping = ColumnMapping(rc.caption_col, rc.clip_col, rc.split_col)
     runner = shard_runner(engine, on_dask=rc.task_runner != "thread", limited=limited)
-    return run_generate(rc.input, gen_dir, rc.generate, fmt=rc.format, split=rc.split,
-                        mapping=mapping, max_clips=rc.max_clips, regenerate=regenerate,
-                        round_=round_, model=model, backend=engine,
-                        shard_runner=runner,
-                        progress_factory=lambda n: generation_progress(
-                            n, label=f"round {round_}"))
+    return run_generation(inputs, gen_dir, rc.generate, engine=engine, model=model,
+                          shard_runner=runner,
+                          progress=lambda n: generation_progress(
+                              n, label=f"round {inputs.round}"))
+
+
+def ingest_config(rc: RunConfig) -> IngestConfig:
+    """The ingest stage's config: the run config's keys of the same names."""
+    return IngestConfig(**rc.model_dump(include=set(IngestConfig.model_fields)))
 
 
 def _clear_regeneration_rounds(gen_dir: Path) -> None:
@@ -115,48 +120,54 @@ def task_runner_for(rc: RunConfig):
 
 
 def run_paraphrase(config_path: str, overrides: dict | None = None,
-                   model: ModelRef | None = None) -> dict:
-    """Run the flow with the task runner its config names (`model`: already resolved)."""
-    rc = load_run_config(config_path, overrides)
+                   model: ModelRef | None = None, run_config: RunConfig | None = None) -> dict:
+    """Run the flow with the task runner its config names (`model`: already resolved;
+    `run_config`: already loaded from `config_path` and `overrides`)."""
+    rc = run_config or load_run_config(config_path, overrides)
     runner = task_runner_for(rc)
     key = rc.generate.api_key
     if runner is not None and key is not None:  # Dask workers resolve it from their environment
         os.environ[rc.generate.api_key_env] = key.get_secret_value()
     flow_ = paraphrase_flow.with_options(task_runner=runner) if runner else paraphrase_flow
-    return flow_(config_path, overrides, model)
+    return flow_(config_path, overrides, model, rc)
 
 
 @flow(name="robustclap-paraphrase", log_prints=True)
 def paraphrase_flow(config_path: str, overrides: dict | None = None,
-                    model: ModelRef | None = None) -> dict:
+                    model: ModelRef | None = None, run_config: RunConfig | None = None) -> dict:
     """Run the whole paraphrase pipeline for one run config and publish a corpus version.
 
-    `model` is the run's resolved model when the caller resolved it already (the CLI does,
-    to fail before Prefect starts); a scheduled run resolves it here, once for every round."""
-    logger = get_run_logger()
-    rc = load_run_config(config_path, overrides)
-    gen_dir, gate_dir = layout.work_dirs(rc.work_dir, rc.name)
-    _clear_regeneration_rounds(gen_dir)
+    The stages' configs are values, loaded once per run: `run_config` when the caller loaded
+    it (`robustclap run`), else from `config_path` here (a deployment's parameter is the
+    path). `model` is the run's resolved model when the caller resolved it already (the CLI
+    does, to fail before Prefect starts); a scheduled run resolves it here, once for every
+    round."""
     from robustclap.quality.config import load_config
 
-    gate_version = load_config(rc.gate_config).version
-    cfg_path = str(rc.gate_config) if rc.gate_config else None
+    logger = get_run_logger()
+    rc = run_config or load_run_config(config_path, overrides)
+    gen_dir, gate_dir = layout.work_dirs(rc.work_dir, rc.name)
+    _clear_regeneration_rounds(gen_dir)
+    gate_config = load_config(rc.gate_config)
     score_cache = str(layout.work_score_cache(rc.work_dir, rc.name))
     model = model or resolve_llm_model(rc.generate)
     limited = llm_limit_in_use(rc.llm_limit)
+    ingested = run_ingest(rc.input, gen_dir, ingest_config(rc))
+    captions = gen_dir / layout.CAPTIONS_FILE
     with LazyBackend(rc.generate, gen_dir, model) as engine:  # one engine for every round
-        rounds = [generate_round(rc, gen_dir, 0, None, engine, model, limited)]
-        gate = gate_task(str(gen_dir), str(gate_dir), gate_version, cfg_path, score_cache,
-                         engine, model)
+        rounds = [generate_round(rc, gen_dir, GenerateInputs(captions, 0, None, ingested,
+                                                             rc.input), engine, model, limited)]
+        gate = gate_task(str(gen_dir), str(gate_dir), gate_config, score_cache, engine, model)
         for r in range(1, rc.regenerate_rounds + 1):
             if gate.counts["regenerate"] == 0:
                 break
             logger.info("round %d: regenerating %d (caption, level)", r,
                         gate.counts["regenerate"])
-            rounds.append(generate_round(rc, gen_dir, r, gate_dir / layout.REGENERATE_FILE,
-                                         engine, model, limited))
-            gate = gate_task(str(gen_dir), str(gate_dir), gate_version, cfg_path, score_cache,
-                             engine, model)
+            regenerate = gate_dir / layout.REGENERATE_FILE
+            rounds.append(generate_round(rc, gen_dir, GenerateInputs(
+                captions, r, regenerate, ingested, rc.input), engine, model, limited))
+            gate = gate_task(str(gen_dir), str(gate_dir), gate_config, score_cache, engine,
+                             model)
 
     published = publish(rc.corpus_root(), rc.name, gen_dir, gate_dir,
                         publish_info(rounds, gate))

@@ -1,6 +1,6 @@
 """Generation shards as Prefect tasks: one `generate-shard` task for the thread runner and Dask.
 
-`run_generate` plans the shards; the flow's shard runner counts the committed ones and turns
+`run_generation` plans the shards; the flow's shard runner counts the committed ones and turns
 every pending one into a task given a `ShardJob`, plain data. On the thread runner the task runs
 in the flow's process, one shard at a time, with the flow's live objects lent to it (engine,
 response cache, progress bar: `ShardResources`). On Dask every job is submitted at once and
@@ -130,7 +130,7 @@ def llm_limit_in_use(limit: int | None) -> bool:
 
 
 def shard_runner(engine: LazyBackend, on_dask: bool, limited: bool = False) -> ShardRunner:
-    """run_generate's shard runner in the flow: committed shards are counted here, every pending
+    """run_generation's shard runner in the flow: committed shards are counted here, every pending
     one is a generate-shard task (thread runner: one at a time, with the flow's engine; Dask:
     all submitted at once to `engine`'s endpoint, launched only if there is work); `limited`:
     each task takes a slot of LLM_LIMIT."""

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serial
 from robustclap.contracts.config import load_yaml_model
 from robustclap.llm.settings import LLMSettings
 from robustclap.llm.types import Sampling
+from robustclap.pipeline.ingest import ColumnMapping
 
 # The order a dump (the manifest's `config`) has always had: LLMSettings' fields come first in
 # the class, so a dump is put back in this order and manifests stay byte for byte the same.
@@ -19,6 +20,21 @@ DUMP_ORDER = (
     "structured_output", "shard_size", "concurrency", "request_timeout_s", "max_retries",
     "chunk_size", "engine_args", "server_start_timeout_s", "prompt_dir", "cache_dir",
 )
+
+
+class IngestConfig(BaseModel):
+    """How the ingest stage reads a caption file (a run config's keys of the same names)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    format: str = "auto"  # FORMATS; ingest itself names a wrong one
+    caption_col: str = "caption"  # generic CSV / JSONL / Parquet column mapping
+    clip_col: str = "clip_id"
+    split_col: str | None = None
+    split: str | None = None  # split for every row (default: from the file name)
+    max_clips: int | None = None  # only the first N clips
+
+    def mapping(self) -> ColumnMapping:
+        return ColumnMapping(self.caption_col, self.clip_col, self.split_col)
 
 
 class LevelSampling(BaseModel):

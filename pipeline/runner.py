@@ -1,7 +1,8 @@
-"""`robustclap generate` as a function: ingest → backend → shards → manifest.
+"""The ingest and generation stages, each `run(inputs, out, config) -> StageStats`.
 
-Flows and the CLI call this; it owns the engine's lifetime (a launched `vllm serve` is always
-stopped) and always writes a manifest, also when a run stops early.
+The caller owns the engine, the resolved model and the sharding (the flow shares one engine
+across its rounds and runs a task per shard); `run_generate` is both stages in one call for
+`robustclap generate`, with an engine of its own.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ import contextlib
 import json
 import platform
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -23,9 +27,10 @@ from robustclap.llm.cache import ResponseCache
 from robustclap.llm.engine import LazyBackend
 from robustclap.llm.model_ref import ModelRef, resolve_llm_model
 from robustclap.llm.types import Backend, EndpointUnavailable
-from robustclap.pipeline.config import GenerateConfig
+from robustclap.pipeline.config import GenerateConfig, IngestConfig
 from robustclap.pipeline.generate import (
     Generator,
+    Shard,
     new_run_id,
     plan_shards,
     run_shards,
@@ -33,6 +38,9 @@ from robustclap.pipeline.generate import (
 )
 from robustclap.pipeline.ingest import ColumnMapping, IngestResult, ingest
 from robustclap.pipeline.level_sampling import LevelPlan, level_plans
+
+# run_shards' shape: a flow turns each pending shard into a task
+ShardRunner = Callable[[list[Shard], Generator, Any], Any]
 
 
 def _version(dist: str) -> str | None:
@@ -69,68 +77,89 @@ def load_captions(input_path: Path, fmt: str, mapping: ColumnMapping | None,
     return ingest(input_path, fmt=fmt, mapping=mapping, split=split, max_clips=max_clips)
 
 
-def run_generate(
-    input_path: str | Path, out_dir: str | Path, cfg: GenerateConfig, fmt: str = "auto",
-    mapping: ColumnMapping | None = None, split: str | None = None,
-    max_clips: int | None = None, regenerate: str | Path | None = None, round_: int = 0,
-    progress_factory=None, backend: Backend | None = None, shard_runner=None,
-    model: ModelRef | None = None,
-) -> StageStats:
-    """Run the generation stage and return its StageStats (its manifest: out/manifest.json).
+def run_ingest(inputs: str | Path, out: str | Path, config: IngestConfig) -> StageStats:
+    """The ingest stage: a caption file → out/captions.parquet + out/ingest_rejects.parquet.
 
-    `model` is the run's resolved model (`resolve_llm_model`): a caller that runs
-    several rounds resolves it once; without it the stage resolves it here. `backend` lets a
-    caller share one running engine across runs (tests, flows); by default the stage opens its
-    own when there is something to ask (and stops a server it launched). `shard_runner(shards,
-    gen, wanted)` replaces the plain loop over shards (the Prefect flow runs one task per shard).
-    """
+    A file with no usable caption stops here, after both tables are written (the rejects say
+    why)."""
     started = time.time()
-    out = Path(out_dir)
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    result = load_captions(Path(input_path), fmt, mapping, split, max_clips)
-    ingested = result.stats(round(time.time() - started, 3))
+    result = load_captions(Path(inputs), config.format, config.mapping(), config.split,
+                           config.max_clips)
+    stats = result.stats(round(time.time() - started, 3))
     write_table(CAPTIONS, result.captions, out / layout.CAPTIONS_FILE)
     write_table(INGEST_REJECTS, result.rejects, out / layout.INGEST_REJECTS_FILE)
-    wanted = _read_regenerate(regenerate) if regenerate else None
-    if wanted is not None and not cfg.feedback:
-        wanted = dict.fromkeys(wanted, (None, None))
     if result.captions.empty:
-        raise RobustclapError(f"{input_path}: no usable captions ({result.counts})")
+        raise RobustclapError(f"{inputs}: no usable captions ({result.counts})")
+    return stats
 
-    # The model is resolved before any engine starts: offline machines fail here, at once.
-    model = model or resolve_llm_model(cfg)
-    revision = model.revision
+
+@dataclass(frozen=True)
+class GenerateInputs:
+    """What one generation round reads: the captions table, the round, and (rounds >= 1) the
+    gate's regenerate list. `ingest` and `source` (the ingested file) go into the manifest."""
+
+    captions: Path
+    round: int = 0
+    regenerate: Path | None = None
+    ingest: StageStats | None = None
+    source: str | Path | None = None
+
+
+def run_generation(
+    inputs: GenerateInputs, out: str | Path, config: GenerateConfig, *, engine: Backend,
+    model: ModelRef, shard_runner: ShardRunner | None = None,
+    progress: Callable[[int], Any] | None = None, start_engine: bool = False,
+) -> StageStats:
+    """The generation stage: one round over `inputs.captions` on the caller's `engine`;
+    returns its StageStats, also written as out/manifest.json (and out/manifests/RUN.json),
+    also when a run stops early.
+
+    The caller owns the engine's lifetime and the run's resolved `model` (a flow shares both
+    across rounds). `start_engine`: open `engine` (a LazyBackend) before the pending shards, so
+    its start is timed apart; otherwise it opens on first use. `shard_runner(shards, gen,
+    wanted)` replaces the plain loop over shards (the flow runs one task per shard);
+    `progress(n_items)` gives the progress context manager.
+    """
+    started = time.time()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    captions = read_table(CAPTIONS, inputs.captions).to_pandas()
+    wanted = _read_regenerate(inputs.regenerate) if inputs.regenerate else None
+    if wanted is not None and not config.feedback:
+        wanted = dict.fromkeys(wanted, (None, None))
     run_id = new_run_id()
-    plans = level_plans(cfg, model.reference)
-    n_items = _count_items(result.captions, cfg, wanted, plans)
+    plans = level_plans(config, model.reference)
+    n_items = _count_items(captions, config, wanted, plans)
     manifest: dict = {
-        "run_id": run_id, "status": "running", "input": str(input_path),
-        "output": str(out), "model": cfg.model, "model_revision": revision,
-        "backend": cfg.backend, "round": round_, "ingest": ingested.to_dict(),
-        "config": json.loads(cfg.model_dump_json()), "versions": versions(),
+        "run_id": run_id, "status": "running",
+        "input": str(inputs.source if inputs.source is not None else inputs.captions),
+        "output": str(out), "model": config.model, "model_revision": model.revision,
+        "backend": config.backend, "round": inputs.round,
+        "ingest": inputs.ingest.to_dict() if inputs.ingest else None,
+        "config": json.loads(config.model_dump_json()), "versions": versions(),
         # what each level was asked with: temperature, top_p, max_tokens, candidates, origin
         "levels": {lv: p.to_dict() for lv, p in plans.items()},
     }
-    cache = ResponseCache(cfg.cache_path() / layout.LLM_CACHE_FILE)
-    progress_cm = progress_factory(n_items) if progress_factory else contextlib.nullcontext(None)
-    own = LazyBackend(cfg, out, model) if backend is None else None  # opened only if needed
-    gen = Generator(cfg, own if backend is None else backend, cache, model, run_id, round_)
+    cache = ResponseCache(config.cache_path() / layout.LLM_CACHE_FILE)
+    progress_cm = progress(n_items) if progress else contextlib.nullcontext(None)
+    gen = Generator(config, engine, cache, model, run_id, inputs.round)
     manifest["prompt_versions"] = {lv: t.version for lv, t in gen.templates.items()}
-    shards = plan_shards(result.captions, out, gen, wanted)
+    shards = plan_shards(captions, out, gen, wanted)
     engine_ready = None
     try:
-        with progress_cm as progress:
-            gen.progress = progress or gen.progress
-            with own or contextlib.nullcontext():
-                if own is not None and any(not s.done for s in shards):
-                    own.open()  # the engine's start is timed apart from generation
-                engine_ready = time.time()
-                try:
-                    (shard_runner or run_shards)(shards, gen, wanted)
-                    manifest["status"] = "complete"
-                except EndpointUnavailable as exc:
-                    manifest["status"] = "incomplete"
-                    manifest["error"] = f"LLM endpoint stopped answering: {exc}"
+        with progress_cm as bar:
+            gen.progress = bar or gen.progress
+            if start_engine and any(not s.done for s in shards):
+                engine.open()  # the engine's start is timed apart from generation
+            engine_ready = time.time()
+            try:
+                (shard_runner or run_shards)(shards, gen, wanted)
+                manifest["status"] = "complete"
+            except EndpointUnavailable as exc:
+                manifest["status"] = "incomplete"
+                manifest["error"] = f"LLM endpoint stopped answering: {exc}"
     finally:
         cache.close()
         finished = time.time()
@@ -147,6 +176,32 @@ def run_generate(
             f"continue (manifest: {out / 'manifest.json'})."
         )
     return stats
+
+
+def run_generate(
+    input_path: str | Path, out_dir: str | Path, cfg: GenerateConfig, fmt: str = "auto",
+    mapping: ColumnMapping | None = None, split: str | None = None,
+    max_clips: int | None = None, regenerate: str | Path | None = None, round_: int = 0,
+    progress_factory=None, backend: Backend | None = None, shard_runner=None,
+    model: ModelRef | None = None,
+) -> StageStats:
+    """`robustclap generate` in one call: the ingest stage, then one generation round on an
+    engine of its own (opened only if a shard is pending; a launched `vllm serve` is always
+    stopped) or on `backend`. Flows call the two stages themselves."""
+    out = Path(out_dir)
+    mapping = mapping or ColumnMapping()
+    config = IngestConfig(format=fmt, caption_col=mapping.caption, clip_col=mapping.clip_id,
+                          split_col=mapping.split, split=split, max_clips=max_clips)
+    ingested = run_ingest(input_path, out, config)
+    # The model is resolved before any engine starts: offline machines fail here, at once.
+    model = model or resolve_llm_model(cfg)
+    inputs = GenerateInputs(out / layout.CAPTIONS_FILE, round_,
+                            Path(regenerate) if regenerate else None, ingested, input_path)
+    with contextlib.ExitStack() as stack:
+        engine = backend or stack.enter_context(LazyBackend(cfg, out, model))
+        return run_generation(inputs, out, cfg, engine=engine, model=model,
+                              shard_runner=shard_runner, progress=progress_factory,
+                              start_engine=backend is None)
 
 
 def _stats(gen: Generator, run: dict, started: float, finished: float,

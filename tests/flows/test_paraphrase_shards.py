@@ -118,8 +118,8 @@ def test_run_command_resolves_the_model_once_and_passes_it_down(tmp_path, monkey
         calls.append(args)
         return real(*args, **kwargs)
 
-    def fake_run(config_path, overrides=None, model=None):
-        got["model"] = model
+    def fake_run(config_path, overrides=None, model=None, run_config=None):
+        got["model"], got["run_config"] = model, run_config
         return {"version": 1, "path": "p", "counts": {"accepted": 0, "pass_rate": 0.0},
                 "generation": [], "finetune_ready": False}
 
@@ -128,4 +128,5 @@ def test_run_command_resolves_the_model_once_and_passes_it_down(tmp_path, monkey
     res = CliRunner().invoke(app, ["run", str(cfg)])
     assert res.exit_code == 0, res.output
     assert len(calls) == 1
+    assert got["run_config"].name == "w"  # the run config, loaded once by the CLI
     assert got["model"].name == str(folder.resolve()) and got["model"].reference == str(folder)

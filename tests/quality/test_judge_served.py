@@ -114,15 +114,15 @@ def test_the_flow_gate_judges_with_the_run_engine(endpoint, generated, gated, tm
     raw["judge"] = {**raw.get("judge", {}), "enabled": True}
     cfg_path = tmp_path / "gates.yaml"
     cfg_path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    version = load_config(cfg_path).version
+    gate_config = load_config(cfg_path)
     gen = GenerateConfig(model="fake", base_url=endpoint.url, max_retries=0)
     model = ModelRef("fake", "served", None, "fake")
     work = tmp_path / "work"
     score_cache = _warm_score_cache(gated, work)
     good = sum(1 for r in case.ROWS if r[3] == case.GOOD)
     with LazyBackend(gen, work, model) as engine:
-        stats = gate_task.fn(str(generated), str(work / "gated"), version, str(cfg_path),
-                             score_cache, engine, model)
+        stats = gate_task.fn(str(generated), str(work / "gated"), gate_config, score_cache,
+                             engine, model)
         asked = endpoint.requests
         assert asked == good  # the rows that pass every other gate, and only those
         scores = pd.read_parquet(work / "gated" / layout.SCORES_FILE)
@@ -131,15 +131,15 @@ def test_the_flow_gate_judges_with_the_run_engine(endpoint, generated, gated, tm
         assert 0 < len(by_judge) < good
         assert stats.rows_out == good - len(by_judge)
         assert (work / layout.JUDGE_CACHE_FILE).is_file()
-        gate_task.fn(str(generated), str(work / "gated"), version, str(cfg_path), score_cache,
-                     engine, model)
+        gate_task.fn(str(generated), str(work / "gated"), gate_config, score_cache, engine,
+                     model)
     assert endpoint.requests == asked  # every verdict came from the judge cache
 
 
 def test_the_flow_gate_without_judge_needs_no_engine(generated, gated, tmp_path, config):
     from robustclap.flows.paraphrase import gate_task
 
-    stats = gate_task.fn(str(generated), str(tmp_path / "gated"), config.version, None,
+    stats = gate_task.fn(str(generated), str(tmp_path / "gated"), config,
                          _warm_score_cache(gated, tmp_path))
     assert stats.rows_out > 0
     assert not Path(tmp_path / layout.JUDGE_CACHE_FILE).exists()
