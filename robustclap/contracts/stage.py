@@ -149,7 +149,10 @@ ConfigT = TypeVar("ConfigT", contravariant=True)
 
 
 class Stage(Protocol[ConfigT]):
-    """What a stage is: its config and inputs in, files written under `out`, stats back."""
+    """What a stage is: its config and inputs in, files written under `out`, stats back.
+
+    What a run lends a stage (an engine, the resolved model, a shard runner) comes as keyword
+    arguments: the caller owns their lifetime (pipeline/runner.py, flows/paraphrase.py)."""
 
     def __call__(self, inputs: Any, out: Path, config: ConfigT, /) -> StageStats: ...
 

@@ -118,12 +118,33 @@ def test_total_sums_rounds_and_treats_missing_as_zero() -> None:
 
 def test_every_stage_returns_the_one_shape() -> None:
     """The stage entry points are typed to return StageStats (the contract's return)."""
-    from robustclap.pipeline.runner import run_generate
+    from robustclap.pipeline.runner import run_generate, run_generation, run_ingest
     from robustclap.quality.gate import run_gate
     from robustclap.training.train import train
 
-    for fn in (run_generate, run_gate, train):
+    for fn in (run_ingest, run_generation, run_generate, run_gate, train):
         assert inspect.signature(fn).return_annotation in ("StageStats", StageStats), fn
-    for fn in (run_generate, run_gate):  # inputs, out, config: the Stage protocol's order
-        assert list(inspect.signature(fn).parameters)[:3] in (
-            ["input_path", "out_dir", "cfg"], ["input_dir", "out_dir", "config"]), fn
+
+
+def test_every_stage_has_the_run_contract() -> None:
+    """ingest, generate and gate are `run(inputs, out, config) -> StageStats` (the Stage
+    protocol's order): three positional parameters, the third a validated config object;
+    whatever else a stage takes is optional or keyword-only (the run's resources, which the
+    caller owns: engine, model, sharding, progress)."""
+    import typing
+
+    from pydantic import BaseModel
+
+    from robustclap.pipeline.runner import run_generation, run_ingest
+    from robustclap.quality.gate import run_gate
+
+    for fn in (run_ingest, run_generation, run_gate):
+        params = list(inspect.signature(fn).parameters.values())
+        assert [p.kind for p in params[:3]] == [inspect.Parameter.POSITIONAL_OR_KEYWORD] * 3, fn
+        assert [p.name for p in params[:3]] in (["inputs", "out", "config"],
+                                                ["input_dir", "out_dir", "config"]), fn
+        assert all(p.default is not inspect.Parameter.empty
+                   or p.kind is inspect.Parameter.KEYWORD_ONLY for p in params[3:]), fn
+        hints = typing.get_type_hints(fn)
+        assert issubclass(hints["config"], BaseModel), fn
+        assert hints["return"] is StageStats, fn
