@@ -2,13 +2,15 @@
 test queries in three kinds.
 
 - original: the test scenes' captions;
-- llm_level1 / llm_level2: the best-ranked gated LLM paraphrase of each test caption (captions
-  the gates left without one have no query of that kind);
+- llm_level1 / llm_level2: every gated LLM paraphrase of each test caption, best rank first
+  (captions the gates left without one have no query of that kind; a caption with two accepted
+  rewrites gives two queries, each a separate way a user could phrase the search);
 - reworded: the hand-written rewording of each test scene (phrases.REWORDINGS), words that no
   prompt or training caption uses.
 
-The drop of a kind is measured on the same captions: original queries restricted to the
-captions that have a query of that kind, against that kind's queries.
+The drop of a kind is measured on the same captions, paired query by query: each paraphrase
+query against the original caption of its scene (a caption with two paraphrase queries counts
+twice on both sides).
 """
 
 from __future__ import annotations
@@ -64,9 +66,8 @@ def test_queries(test: list[Scene], corpus: pd.DataFrame) -> dict[str, QuerySet]
         out["reworded"].texts.append(s.reworded)
         out["reworded"].target.append(i)
         for level in (1, 2):
-            found = paras.get((s.caption, level), ())
-            if found:
-                out[f"llm_level{level}"].texts.append(found[0])
+            for text in paras.get((s.caption, level), ()):
+                out[f"llm_level{level}"].texts.append(text)
                 out[f"llm_level{level}"].target.append(i)
     return out
 

@@ -135,3 +135,28 @@ def test_markdown_rows_and_goals_from_a_summary() -> None:
     assert not goals(summary)[2].met  # original R@1 lower by more than the spread
     summary[PLAIN]["drop"]["llm"]["R@1"] = (None, None)  # undefined: not measurable
     assert goals(summary)[0].value is None and goals(summary)[0].met is None
+
+
+def test_every_accepted_test_paraphrase_is_a_query_paired_with_its_original() -> None:
+    """Two accepted rewrites of one test caption are two queries of their scene; a caption
+    without one has none; train rows never become queries."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from robustclap.bench.scenes.queries import test_queries
+
+    test = [SimpleNamespace(caption="A dog barks.", reworded="A hound woofs."),
+            SimpleNamespace(caption="Rain falls.", reworded="Showers drum.")]
+    corpus = pd.DataFrame({
+        "split": ["test", "test", "test", "train"],
+        "caption": ["A dog barks.", "A dog barks.", "A dog barks.", "Rain falls."],
+        "level": [1, 1, 2, 1], "rank": [1, 0, 0, 0], "candidate": [1, 0, 0, 0],
+        "paraphrase": ["Barking comes from a dog.", "A dog is barking.", "A hound yaps.",
+                       "Falling rain."],
+    })
+    q = test_queries(test, corpus)
+    assert q["llm_level1"].texts == ["A dog is barking.", "Barking comes from a dog."]
+    assert q["llm_level1"].target == [0, 0]
+    assert q["llm_level2"].texts == ["A hound yaps."] and q["llm_level2"].target == [0]
+    assert q["original"].target == [0, 1] and q["reworded"].texts[1] == "Showers drum."
